@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from community import services
+from community.models import Activity, ApiToken, AuditLog, Notification, NotificationPreference
+
+
+class AuditedAdminMixin:
+    """Every save and delete made in the admin is written to the audit log with before/after."""
+
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        before = services.model_snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else None
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        label = obj._meta.label_lower
+        services.audit_record(actor=request.user, action=f"{label}.{'change' if change else 'add'}.admin", obj=obj,
+                              before=before, after=services.model_snapshot(obj))
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        services.audit_record(actor=request.user, action=f"{obj._meta.label_lower}.delete.admin", obj=obj,
+                              before=services.model_snapshot(obj))
+        super().delete_model(request, obj)  # type: ignore[misc]
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            services.audit_record(actor=request.user, action=f"{obj._meta.label_lower}.delete.admin", obj=obj,
+                                  before=services.model_snapshot(obj))
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "member", "verb", "target_type", "target_id", "local_date"]
+    list_filter = ["verb", "local_date"]
+    search_fields = ["member__display_name", "member__user__email", "verb"]
+    list_select_related = ["member", "target_type"]
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "member", "kind", "title", "read_at", "email_status"]
+    list_filter = ["kind", "email_status"]
+    search_fields = ["member__display_name", "title"]
+    list_select_related = ["member"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(ReadOnlyAdmin):
+    list_display = ["member", "kind", "in_portal", "email"]
+    list_filter = ["kind"]
+    list_select_related = ["member"]
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor", "action", "object_type", "object_repr"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_repr", "action", "actor__email"]
+    list_select_related = ["actor", "object_type"]
+    readonly_fields = ["created_at", "actor", "action", "object_type", "object_id", "object_repr", "before", "after"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__email", "prefix"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    actions = ["revoke"]
+    exclude = ["key_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tokens are created by their owner, who is the only one to see the secret
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        for token in queryset:
+            services.api_token_revoke(actor=request.user, token=token)
+        self.message_user(request, _("Revoked %(count)d tokens.") % {"count": queryset.count()})

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from community import notification_kinds
+from community.models import Activity, ApiToken, Notification
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    is_read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "created_at", "read_at", "is_read"]
+        read_only_fields = fields
+
+    def get_is_read(self, obj: Notification) -> bool:
+        return obj.read_at is not None
+
+
+class MarkReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500,
+                                help_text="Notification ids to mark read; leave out to mark all read.")
+
+
+class MarkReadResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class NotificationPreferenceSerializer(serializers.Serializer):
+    kind = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)
+    in_portal = serializers.BooleanField()
+    email = serializers.BooleanField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return attrs
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    target_type = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Activity
+        fields = ["id", "member", "verb", "target_type", "target_id", "data", "occurred_at", "local_date"]
+        read_only_fields = fields
+
+    def get_target_type(self, obj: Activity) -> str | None:
+        return obj.target_type.model if obj.target_type_id else None
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at", "is_active"]
+        read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at", "is_active"]
+        extra_kwargs = {"expires_at": {"required": False, "allow_null": True}}
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="The secret. Shown only in this response.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    checks = serializers.DictField(child=serializers.DictField())
+
+
+def notification_kind_choices() -> list[str]:
+    return sorted(notification_kinds.KINDS)

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from community import health, notification_kinds, roles, selectors, services
+from community.api import serializers as s
+from community.api.permissions import HasMemberProfile
+from community.models import Activity, ApiToken, Notification
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; the body names each field's problem."),
+    401: OpenApiResponse(description="Not signed in, or the token is invalid, expired or revoked."),
+    403: OpenApiResponse(description="Signed in, but not allowed to do this."),
+    404: OpenApiResponse(description="Not found, or not yours to see."),
+}
+READ_ERRORS = {code: ERRORS[code] for code in (401, 403)}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: ERRORS[code] for code in codes}
+
+
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    """The signed-in member's inbox."""
+
+    serializer_class = s.NotificationSerializer
+    permission_classes = [IsAuthenticated, HasMemberProfile]
+    filterset_fields = {"kind": ["exact"], "read_at": ["isnull"]}
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Notification.objects.none()
+        return selectors.notification_list_for_member(member=self.request.user.member)
+
+    @extend_schema(responses={200: s.NotificationSerializer(many=True), **error_responses(401, 403)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: s.NotificationSerializer, **error_responses(401, 403, 404)})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(request=s.MarkReadSerializer, responses={200: s.MarkReadResultSerializer, **error_responses(400, 401, 403)})
+    @action(detail=False, methods=["post"], url_path="mark-read")
+    def mark_read(self, request: Request) -> Response:
+        body = s.MarkReadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        marked = services.notifications_mark_read(member=request.user.member, notification_ids=body.validated_data.get("ids"))
+        return Response({"marked": marked})
+
+    @extend_schema(responses={200: s.UnreadCountSerializer, **error_responses(401, 403)})
+    @action(detail=False, methods=["get"], url_path="unread-count", filterset_fields=None, pagination_class=None)
+    def unread_count(self, request: Request) -> Response:
+        return Response({"unread": selectors.notification_unread_count(member=request.user.member)})
+
+
+class NotificationPreferenceView(APIView):
+    """Which channels each kind of notification reaches the signed-in member by."""
+
+    permission_classes = [IsAuthenticated, HasMemberProfile]
+
+    @extend_schema(responses={200: s.NotificationPreferenceSerializer(many=True), **error_responses(401, 403)})
+    def get(self, request: Request) -> Response:
+        return Response(selectors.notification_preferences_for_member(member=request.user.member))
+
+
+class NotificationPreferenceDetailView(APIView):
+    permission_classes = [IsAuthenticated, HasMemberProfile]
+
+    @extend_schema(request=s.NotificationPreferenceSerializer,
+                   responses={200: s.NotificationPreferenceSerializer, **error_responses(400, 401, 403, 404)})
+    def put(self, request: Request, kind: str) -> Response:
+        if kind not in notification_kinds.KINDS:
+            return Response({"detail": "Unknown notification kind."}, status=status.HTTP_404_NOT_FOUND)
+        body = s.NotificationPreferenceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.notification_preference_set(member=request.user.member, kind=kind, **body.validated_data)
+        row = next(r for r in selectors.notification_preferences_for_member(member=request.user.member) if r["kind"] == kind)
+        return Response(row)
+
+
+class ActivityFilter(django_filters.FilterSet):
+    since = django_filters.DateFilter(field_name="local_date", lookup_expr="gte")
+    until = django_filters.DateFilter(field_name="local_date", lookup_expr="lte")
+
+    class Meta:
+        model = Activity
+        fields = ["member", "verb", "since", "until"]
+
+
+class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
+    """The activity stream: a member sees their own actions; operators see everyone's."""
+
+    serializer_class = s.ActivitySerializer
+    permission_classes = [IsAuthenticated]
+    filterset_class = ActivityFilter
+    ordering_fields = ["occurred_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Activity.objects.none()
+        user = self.request.user
+        if roles.is_operator(user):
+            return selectors.activity_list()
+        member = getattr(user, "member", None)
+        return selectors.activity_list(member=member) if member else Activity.objects.none()
+
+    @extend_schema(responses={200: s.ActivitySerializer(many=True), **error_responses(400, 401)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: s.ActivitySerializer, **error_responses(401, 404)})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                      viewsets.GenericViewSet):
+    """Your named API tokens. Creating one returns its secret once; deleting one revokes it."""
+
+    serializer_class = s.ApiTokenSerializer
+    permission_classes = [IsAuthenticated]
+    filterset_fields: list[str] = []
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return selectors.api_tokens_for_user(user=self.request.user)
+
+    @extend_schema(responses={200: s.ApiTokenSerializer(many=True), **error_responses(401)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=s.ApiTokenSerializer, responses={201: s.ApiTokenCreatedSerializer, **error_responses(400, 401)})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.ApiTokenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token, raw_key = services.api_token_create(user=request.user, **body.validated_data)
+        data = s.ApiTokenCreatedSerializer(token).data
+        data["key"] = raw_key
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, **error_responses(401, 404)})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
+        services.api_token_revoke(actor=request.user, token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HealthView(APIView):
+    """Database, cache and broker status. 200 when all answer, 503 when any does not."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes: list[Any] = []
+
+    @extend_schema(responses={200: s.HealthSerializer, 503: s.HealthSerializer}, auth=[])
+    def get(self, request: Request) -> Response:
+        report = health.check_all()
+        return Response(report, status=200 if report["status"] == "ok" else 503)

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Activity(models.Model):
+    """One member action on the activity stream: what point rules, badges, levels, KPIs and retention read."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="activities")
+    verb = models.CharField(_("verb"), max_length=64)
+    target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    # The day in the member's own time zone, so "active on a day" and check-ins match what the member saw.
+    local_date = models.DateField(_("local date"))
+    # The sender's idempotency key (e.g. an integration's event id): the same key records once.
+    dedupe_key = models.CharField(_("deduplication key"), max_length=128, null=True, blank=True, unique=True)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "-occurred_at"], name="activity_member_time"),
+            models.Index(fields=["member", "local_date"], name="activity_member_day"),
+            models.Index(fields=["local_date", "verb"], name="activity_day_verb"),
+            models.Index(fields=["verb", "-occurred_at"], name="activity_verb_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.verb} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Notification(models.Model):
+    class EmailStatus(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        SKIPPED = "skipped", _("not sent (preference)")
+        FAILED = "failed", _("failed")
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=64)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    show_in_portal = models.BooleanField(_("shown in the portal"), default=True)
+    email_status = models.CharField(
+        _("email status"), max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    email_attempts = models.PositiveSmallIntegerField(_("email attempts"), default=0)
+    email_sent_at = models.DateTimeField(_("email sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="notification_member_time"),
+            models.Index(
+                fields=["member"], condition=Q(read_at__isnull=True, show_in_portal=True), name="notification_unread"
+            ),
+            models.Index(fields=["email_status"], condition=Q(email_status="pending"), name="notification_email_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NotificationPreference(models.Model):
+    """A member's choice of channels for one kind of notification; absent means the kind's defaults."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="notification_preferences")
+    kind = models.CharField(_("kind"), max_length=64)
+    in_portal = models.BooleanField(_("in the portal"), default=True)
+    email = models.BooleanField(_("by email"), default=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [models.UniqueConstraint(fields=["member", "kind"], name="notification_preference_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}:{self.kind}"
+
+
+class AuditLog(models.Model):
+    """A state change made by someone (operator, member or integration), with before and after."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=100, db_index=True)
+    object_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_repr}"
+
+
+class ApiToken(models.Model):
+    """A named, revocable credential for an integration. Only a hash of the secret is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "name"], condition=Q(revoked_at__isnull=True), name="api_token_active_name_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

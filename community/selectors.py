@@ -1,0 +1,103 @@
+"""Reads shared by the whole community that are more than a lookup."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from community import notification_kinds
+from community.models import Activity, ApiToken, Notification, NotificationPreference
+from members.models import Member
+
+
+def notification_list_for_member(*, member: Member) -> QuerySet[Notification]:
+    return Notification.objects.filter(member=member, show_in_portal=True).order_by("-created_at", "-id")
+
+
+def notification_unread_count(*, member: Member) -> int:
+    return Notification.objects.filter(member=member, show_in_portal=True, read_at__isnull=True).count()
+
+
+def notification_ids_pending_email(*, limit: int = 500) -> list[int]:
+    return list(
+        Notification.objects.filter(
+            email_status=Notification.EmailStatus.PENDING,
+            email_attempts__lt=settings.HEARTH_NOTIFICATION_EMAIL_MAX_ATTEMPTS,
+            created_at__lte=timezone.now() - timedelta(minutes=1),
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def notification_preferences_for_member(*, member: Member) -> list[dict[str, Any]]:
+    """Every registered kind with the member's effective channels (their choice, else the kind's default)."""
+    chosen = {p.kind: p for p in NotificationPreference.objects.filter(member=member)}
+    rows = []
+    for kind in notification_kinds.KINDS.values():
+        preference = chosen.get(kind.key)
+        rows.append(
+            {
+                "kind": kind.key,
+                "label": str(kind.label),
+                "in_portal": preference.in_portal if preference else kind.in_portal_default,
+                "email": preference.email if preference else kind.email_default,
+            }
+        )
+    return rows
+
+
+def activity_list(*, member: Member | None = None) -> QuerySet[Activity]:
+    activities = Activity.objects.select_related("member")
+    if member is not None:
+        activities = activities.filter(member=member)
+    return activities.order_by("-occurred_at", "-id")
+
+
+def member_activity_summary(*, member: Member, days: int = 30, today: date | None = None) -> dict[str, Any]:
+    """What the member did in the last `days` local days: active days, actions, and a count per verb."""
+    today = today or timezone.localdate(timezone=member_zone(member))
+    since = today - timedelta(days=days - 1)
+    window = Activity.objects.filter(member=member, local_date__gte=since, local_date__lte=today)
+    per_verb = list(window.values("verb").annotate(count=Count("id")).order_by("-count", "verb"))
+    return {
+        "days": days,
+        "active_days": window.values("local_date").distinct().count(),
+        "actions": sum(row["count"] for row in per_verb),
+        "per_verb": per_verb,
+    }
+
+
+def member_zone(member: Member):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(member.time_zone)
+
+
+def api_tokens_for_user(*, user: Any) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def operator_dashboard(*, today: date | None = None) -> dict[str, Any]:
+    """Headline figures for the admin landing page, each one query over indexed columns."""
+    today = today or timezone.localdate()
+    week_ago = today - timedelta(days=6)
+    month_ago = today - timedelta(days=29)
+    members = Member.objects.all()
+    recent = Activity.objects.filter(local_date__gte=month_ago, local_date__lte=today)
+    return {
+        "members_total": members.count(),
+        "members_new_7d": members.filter(joined_at__date__gte=week_ago).count(),
+        "active_today": recent.filter(local_date=today).values("member").distinct().count(),
+        "active_7d": recent.filter(local_date__gte=week_ago).values("member").distinct().count(),
+        "active_30d": recent.values("member").distinct().count(),
+        "actions_7d": recent.filter(local_date__gte=week_ago).count(),
+        "top_verbs_7d": list(
+            recent.filter(local_date__gte=week_ago).values("verb").annotate(count=Count("id")).order_by("-count")[:5]
+        ),
+        "emails_failed": Notification.objects.filter(email_status=Notification.EmailStatus.FAILED).count(),
+    }

@@ -1,0 +1,310 @@
+"""Write paths shared by the whole community: the activity stream, notifications, the audit log, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.mail import EmailMultiAlternatives
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, models, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from community import notification_kinds
+from community.errors import ServiceError
+from community.models import Activity, ApiToken, AuditLog, Notification, NotificationPreference
+from members.models import Member
+
+logger = logging.getLogger(__name__)
+
+# --- audit log --------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder)) if value is not None else None
+
+
+def model_snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The concrete field values of `obj` (foreign keys as ids), for an audit record's before/after."""
+    wanted = set(fields) if fields is not None else None
+    snapshot: dict[str, Any] = {}
+    for model_field in obj._meta.concrete_fields:
+        if wanted is not None and model_field.name not in wanted:
+            continue
+        if model_field.name in {"password", "key_hash"}:
+            continue
+        value = getattr(obj, model_field.attname)
+        if isinstance(model_field, models.FileField):
+            value = value.name if value else ""
+        snapshot[model_field.name] = value
+    return _jsonable(snapshot)
+
+
+def audit_record(
+    *,
+    actor: Any | None,
+    action: str,
+    obj: models.Model | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> AuditLog:
+    """Record one state change. `actor` is the acting user (None for the system itself)."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditLog.objects.create(
+        actor=actor,
+        action=action,
+        object_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        before=_jsonable(dict(before)) if before is not None else None,
+        after=_jsonable(dict(after)) if after is not None else None,
+    )
+
+
+# --- activity stream --------------------------------------------------------------------------------------
+
+
+def local_date_for(member: Member, moment: datetime):
+    """The calendar day `moment` falls on in the member's own time zone."""
+    return moment.astimezone(ZoneInfo(member.time_zone)).date()
+
+
+def record_activity(
+    *,
+    member: Member,
+    verb: str,
+    target: models.Model | None = None,
+    data: Mapping[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> Activity:
+    """Record one member action on the activity stream.
+
+    With `dedupe_key`, recording the same key again (a retried request, a re-sent event) returns the
+    activity already recorded instead of adding a second one.
+    """
+    if not verb or len(verb) > 64:
+        raise ValueError("verb must be 1–64 characters.")
+    occurred_at = occurred_at or timezone.now()
+    if timezone.is_naive(occurred_at):
+        raise ValueError("occurred_at must be timezone-aware.")
+    activity = Activity(
+        member=member,
+        verb=verb,
+        target_type=ContentType.objects.get_for_model(target) if target is not None else None,
+        target_id=str(target.pk) if target is not None else "",
+        data=_jsonable(dict(data or {})),
+        occurred_at=occurred_at,
+        local_date=local_date_for(member, occurred_at),
+        dedupe_key=dedupe_key,
+    )
+    if dedupe_key is None:
+        activity.save()
+        return activity
+    try:
+        with transaction.atomic():
+            activity.save()
+    except IntegrityError:
+        return Activity.objects.get(dedupe_key=dedupe_key)
+    return activity
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    member: Member
+    verb: str
+    occurred_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+    target: models.Model | None = None
+    dedupe_key: str | None = None
+
+
+def activities_record_bulk(*, entries: Sequence[ActivityInput], batch_size: int = 2000) -> int:
+    """Record many activities in a few INSERTs (imports, an event's attendees). Keys already seen are skipped.
+
+    Returns the number of entries handed to the database; entries whose `dedupe_key` exists are ignored.
+    """
+    content_types: dict[type, ContentType] = {}
+    rows = []
+    for entry in entries:
+        if timezone.is_naive(entry.occurred_at):
+            raise ValueError("occurred_at must be timezone-aware.")
+        target_type = None
+        if entry.target is not None:
+            model = type(entry.target)
+            if model not in content_types:
+                content_types[model] = ContentType.objects.get_for_model(model)
+            target_type = content_types[model]
+        rows.append(
+            Activity(
+                member=entry.member,
+                verb=entry.verb,
+                target_type=target_type,
+                target_id=str(entry.target.pk) if entry.target is not None else "",
+                data=_jsonable(dict(entry.data)),
+                occurred_at=entry.occurred_at,
+                local_date=local_date_for(entry.member, entry.occurred_at),
+                dedupe_key=entry.dedupe_key,
+            )
+        )
+    with transaction.atomic():
+        Activity.objects.bulk_create(rows, batch_size=batch_size, ignore_conflicts=True)
+    return len(rows)
+
+
+# --- notifications ----------------------------------------------------------------------------------------
+
+
+def notification_channels(*, member: Member, kind: str) -> tuple[bool, bool]:
+    """(in_portal, email) for this member and kind: the member's preference, else the kind's defaults."""
+    kind_def = notification_kinds.get(kind)
+    preference = NotificationPreference.objects.filter(member=member, kind=kind).first()
+    if preference is None:
+        return kind_def.in_portal_default, kind_def.email_default
+    return preference.in_portal, preference.email
+
+
+def notify(
+    *, member: Member, kind: str, context: Mapping[str, Any] | None = None, url: str = ""
+) -> Notification | None:
+    """Tell a member something: an inbox entry and/or an email, per their preference, in their language.
+
+    The email is sent by a Celery task once the surrounding transaction commits. Returns None when the
+    member has switched off every channel for this kind.
+    """
+    in_portal, by_email = notification_channels(member=member, kind=kind)
+    if not (in_portal or by_email):
+        return None
+    template_context = {**(context or {}), "member": member, "site_url": settings.SITE_URL}
+    with translation.override(member.locale):
+        title = render_to_string(f"notifications/{kind}/title.txt", template_context).strip()
+        body = render_to_string(f"notifications/{kind}/body.txt", template_context).strip()
+    can_email = by_email and member.user.is_active and bool(member.user.email)
+    notification = Notification.objects.create(
+        member=member,
+        kind=kind,
+        title=title[:200],
+        body=body,
+        url=url,
+        context=_jsonable(dict(context or {})),
+        show_in_portal=in_portal,
+        email_status=Notification.EmailStatus.PENDING if can_email else Notification.EmailStatus.SKIPPED,
+    )
+    if can_email:
+        from community.tasks import notification_send_email
+
+        transaction.on_commit(lambda: notification_send_email.delay(notification.pk))
+    return notification
+
+
+def notifications_mark_read(*, member: Member, notification_ids: Sequence[int] | None = None) -> int:
+    """Mark the member's unread notifications read (all, or just those ids). Returns how many changed."""
+    unread = Notification.objects.filter(member=member, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    return unread.update(read_at=timezone.now())
+
+
+def notification_preference_set(*, member: Member, kind: str, in_portal: bool, email: bool) -> NotificationPreference:
+    notification_kinds.get(kind)
+    preference, _created = NotificationPreference.objects.update_or_create(
+        member=member, kind=kind, defaults={"in_portal": in_portal, "email": email}
+    )
+    return preference
+
+
+def notification_email_send(*, notification_id: int) -> bool:
+    """Send a pending notification's email once. Returns True when this call sent it.
+
+    The row is locked while sending so two workers never both send; a failure is counted and retried by
+    the scheduled sweep until the attempt limit.
+    """
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .select_related("member__user")
+            .filter(pk=notification_id, email_status=Notification.EmailStatus.PENDING)
+            .first()
+        )
+        if notification is None:
+            return False
+        member = notification.member
+        context = {"notification": notification, "member": member, "site_url": settings.SITE_URL}
+        with translation.override(member.locale):
+            text = render_to_string("notifications/email.txt", context)
+            html = render_to_string("notifications/email.html", context)
+        message = EmailMultiAlternatives(
+            subject=notification.title, body=text, to=[member.user.email], from_email=settings.DEFAULT_FROM_EMAIL
+        )
+        message.attach_alternative(html, "text/html")
+        notification.email_attempts += 1
+        try:
+            message.send()
+        except Exception:  # any transport failure: count it, keep the row pending for the retry sweep
+            logger.exception("Sending notification %s by email failed", notification.pk)
+            if notification.email_attempts >= settings.HEARTH_NOTIFICATION_EMAIL_MAX_ATTEMPTS:
+                notification.email_status = Notification.EmailStatus.FAILED
+            notification.save(update_fields=["email_attempts", "email_status"])
+            return False
+        notification.email_status = Notification.EmailStatus.SENT
+        notification.email_sent_at = timezone.now()
+        notification.save(update_fields=["email_attempts", "email_status", "email_sent_at"])
+        return True
+
+
+# --- API tokens -------------------------------------------------------------------------------------------
+
+TOKEN_PREFIX_LENGTH = 8
+
+
+def api_token_hash(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_token_create(*, user: Any, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Create a named token; returns it with the secret, which is shown once and never stored."""
+    name = name.strip()
+    if not name:
+        raise ServiceError(_("A token needs a name."), field="name")
+    if len(name) > 100:
+        raise ServiceError(_("Keep the name to 100 characters."), field="name")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ServiceError(_("The expiry must be in the future."), field="expires_at")
+    raw_key = f"hth_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    user=user,
+                    name=name,
+                    prefix=raw_key[4 : 4 + TOKEN_PREFIX_LENGTH],
+                    key_hash=api_token_hash(raw_key),
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            raise ServiceError(_("You already have an active token with this name."), field="name") from None
+        audit_record(actor=user, action="api_token.create", obj=token, after=model_snapshot(token))
+    return token, raw_key
+
+
+def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is None:
+            before = model_snapshot(token)
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, action="api_token.revoke", obj=token, before=before, after=model_snapshot(token))
+    return token

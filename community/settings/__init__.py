@@ -1,0 +1,1 @@
+"""Settings: `base` (development and default), `production` (hardened), `test`."""
