@@ -243,6 +243,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "community.tasks.notification_emails_send_pending",
         "schedule": crontab(minute="*/10"),
     },
+    "rewards-ledger-verify": {"task": "rewards.tasks.ledger.ledger_verify", "schedule": crontab(hour=3, minute=30)},
 }
 
 HEARTH_NOTIFICATION_EMAIL_MAX_ATTEMPTS = env_int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5, minimum=1)
