@@ -77,10 +77,11 @@ def _apply_to_balance(member_id: int, lifetime_delta: int, spendable_delta: int)
                "updated_at": timezone.now()}
     if PointBalance.objects.filter(guard).update(**changes):
         return
-    if not PointBalance.objects.filter(member_id=member_id).exists():
-        _ensure_balance_row(member_id)
-        if PointBalance.objects.filter(guard).update(**changes):
-            return
+    # No row matched: either the member has too few points, or has no balance row yet (possibly being created
+    # by a concurrent first award, which the insert below waits for). Make sure the row exists, then retry.
+    _ensure_balance_row(member_id)
+    if PointBalance.objects.filter(guard).update(**changes):
+        return
     raise ServiceError(_("Not enough points."), field="amount", code="insufficient_points")
 
 
