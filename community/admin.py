@@ -6,30 +6,56 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from community import services
 from community.models import Activity, ApiToken, AuditLog, Notification, NotificationPreference
 
 
+def admin_snapshot(obj: Model) -> dict[str, Any]:
+    """An audit snapshot of `obj` as the admin edits it: its fields and its many-to-many links (tags, groups)."""
+    snapshot = services.model_snapshot(obj)
+    if obj.pk is not None:
+        for field in obj._meta.many_to_many:
+            snapshot[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True))
+    return snapshot
+
+
 class AuditedAdminMixin:
-    """Every save and delete made in the admin is written to the audit log with before/after."""
+    """Every save and delete made in the admin is written to the audit log with before/after.
+
+    A save is recorded once the object's many-to-many fields are saved too (the admin always calls
+    `save_related` after `save_model`), so a change of tags or groups shows in the record.
+    """
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
-        before = services.model_snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else None
+        before = admin_snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change and obj.pk else None
         super().save_model(request, obj, form, change)  # type: ignore[misc]
-        label = obj._meta.label_lower
-        services.audit_record(actor=request.user, action=f"{label}.{'change' if change else 'add'}.admin", obj=obj,
-                              before=before, after=services.model_snapshot(obj))
+        obj._hearth_audit_before = before  # type: ignore[attr-defined]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        obj = form.instance
+        action = f"{obj._meta.label_lower}.{'change' if change else 'add'}.admin"
+        services.audit_record(
+            actor=request.user,
+            action=action,
+            obj=obj,
+            before=getattr(obj, "_hearth_audit_before", None),
+            after=admin_snapshot(obj),
+        )
 
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
-        services.audit_record(actor=request.user, action=f"{obj._meta.label_lower}.delete.admin", obj=obj,
-                              before=services.model_snapshot(obj))
+        services.audit_record(
+            actor=request.user, action=f"{obj._meta.label_lower}.delete.admin", obj=obj, before=admin_snapshot(obj)
+        )
         super().delete_model(request, obj)  # type: ignore[misc]
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
-            services.audit_record(actor=request.user, action=f"{obj._meta.label_lower}.delete.admin", obj=obj,
-                                  before=services.model_snapshot(obj))
+            services.audit_record(
+                actor=request.user, action=f"{obj._meta.label_lower}.delete.admin", obj=obj, before=admin_snapshot(obj)
+            )
         super().delete_queryset(request, queryset)  # type: ignore[misc]
 
 
@@ -96,6 +122,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
-        for token in queryset:
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
             services.api_token_revoke(actor=request.user, token=token)
-        self.message_user(request, _("Revoked %(count)d tokens.") % {"count": queryset.count()})
+            revoked += 1
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d token.", "Revoked %(count)d tokens.", revoked) % {"count": revoked},
+        )

@@ -44,4 +44,9 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "ApiToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token created under Settings → API tokens: `Authorization: Bearer <token>` "
+            "(`Token <token>` works too).",
+        }

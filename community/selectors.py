@@ -97,7 +97,10 @@ def operator_dashboard(*, today: date | None = None) -> dict[str, Any]:
         "active_30d": recent.values("member").distinct().count(),
         "actions_7d": recent.filter(local_date__gte=week_ago).count(),
         "top_verbs_7d": list(
-            recent.filter(local_date__gte=week_ago).values("verb").annotate(count=Count("id")).order_by("-count")[:5]
+            recent.filter(local_date__gte=week_ago)
+            .values("verb")
+            .annotate(count=Count("id"))
+            .order_by("-count", "verb")[:5]
         ),
         "emails_failed": Notification.objects.filter(email_status=Notification.EmailStatus.FAILED).count(),
     }

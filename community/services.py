@@ -16,12 +16,12 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from community import notification_kinds
+from community import activity_hooks, notification_kinds
 from community.errors import ServiceError
 from community.models import Activity, ApiToken, AuditLog, Notification, NotificationPreference
 from members.models import Member
@@ -93,10 +93,11 @@ def record_activity(
     """Record one member action on the activity stream.
 
     With `dedupe_key`, recording the same key again (a retried request, a re-sent event) returns the
-    activity already recorded instead of adding a second one.
+    activity already recorded instead of adding a second one. The registered activity hooks (point rules,
+    badges) run with each new activity inside the same transaction, so they commit or roll back together.
     """
     if not verb or len(verb) > 64:
-        raise ValueError("verb must be 1–64 characters.")
+        raise ValueError("verb must be 1 to 64 characters.")
     occurred_at = occurred_at or timezone.now()
     if timezone.is_naive(occurred_at):
         raise ValueError("occurred_at must be timezone-aware.")
@@ -110,14 +111,17 @@ def record_activity(
         local_date=local_date_for(member, occurred_at),
         dedupe_key=dedupe_key,
     )
-    if dedupe_key is None:
-        activity.save()
-        return activity
-    try:
-        with transaction.atomic():
+    with transaction.atomic():
+        if dedupe_key is None:
             activity.save()
-    except IntegrityError:
-        return Activity.objects.get(dedupe_key=dedupe_key)
+        else:
+            try:
+                with transaction.atomic():
+                    activity.save()
+            except IntegrityError:
+                return Activity.objects.get(dedupe_key=dedupe_key)
+        # Point rules, badges and the like react in this transaction: they commit or roll back with the activity.
+        activity_hooks.run([activity])
     return activity
 
 
@@ -131,10 +135,15 @@ class ActivityInput:
     dedupe_key: str | None = None
 
 
+# At most this many dedupe keys per lookup (fewer where the database allows fewer query parameters).
+KEY_LOOKUP_CHUNK = 5000
+
+
 def activities_record_bulk(*, entries: Sequence[ActivityInput], batch_size: int = 2000) -> int:
     """Record many activities in a few INSERTs (imports, an event's attendees). Keys already seen are skipped.
 
-    Returns the number of entries handed to the database; entries whose `dedupe_key` exists are ignored.
+    Returns the number of entries handed to the database; entries whose `dedupe_key` exists are ignored. The
+    activity hooks run once, inside the same transaction, with the activities this call actually recorded.
     """
     content_types: dict[type, ContentType] = {}
     rows = []
@@ -159,9 +168,39 @@ def activities_record_bulk(*, entries: Sequence[ActivityInput], batch_size: int 
                 dedupe_key=entry.dedupe_key,
             )
         )
+    unkeyed = [row for row in rows if row.dedupe_key is None]
+    keyed: dict[str, Activity] = {}
+    for row in rows:
+        if row.dedupe_key is not None:
+            keyed.setdefault(row.dedupe_key, row)  # the first entry with a key wins, as one at a time would
+    chunk = min(connection.features.max_query_params or KEY_LOOKUP_CHUNK, KEY_LOOKUP_CHUNK)
     with transaction.atomic():
-        Activity.objects.bulk_create(rows, batch_size=batch_size, ignore_conflicts=True)
+        seen = _dedupe_keys_recorded(list(keyed), chunk=chunk)
+        new_keys = [key for key in keyed if key not in seen]
+        # Rows without a key cannot conflict, so the database hands back their ids; keyed rows may race another
+        # writer, so they are inserted ignoring conflicts and read back by key.
+        Activity.objects.bulk_create(unkeyed, batch_size=batch_size)
+        Activity.objects.bulk_create([keyed[key] for key in new_keys], batch_size=batch_size, ignore_conflicts=True)
+        recorded = unkeyed + _activities_with_dedupe_keys(new_keys, chunk=chunk)
+        recorded.sort(key=lambda activity: (activity.occurred_at, activity.pk))
+        activity_hooks.run(recorded)
     return len(rows)
+
+
+def _dedupe_keys_recorded(keys: list[str], *, chunk: int) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), chunk):
+        found.update(
+            Activity.objects.filter(dedupe_key__in=keys[start : start + chunk]).values_list("dedupe_key", flat=True)
+        )
+    return found
+
+
+def _activities_with_dedupe_keys(keys: list[str], *, chunk: int) -> list[Activity]:
+    activities: list[Activity] = []
+    for start in range(0, len(keys), chunk):
+        activities.extend(Activity.objects.select_related("member").filter(dedupe_key__in=keys[start : start + chunk]))
+    return activities
 
 
 # --- notifications ----------------------------------------------------------------------------------------
@@ -205,7 +244,8 @@ def notify(
     if can_email:
         from community.tasks import notification_send_email
 
-        transaction.on_commit(lambda: notification_send_email.delay(notification.pk))
+        # Robust: with the broker down the change still succeeds; the email stays pending for the sweep.
+        transaction.on_commit(lambda: notification_send_email.delay(notification.pk), robust=True)
     return notification
 
 
@@ -217,11 +257,31 @@ def notifications_mark_read(*, member: Member, notification_ids: Sequence[int] |
     return unread.update(read_at=timezone.now())
 
 
-def notification_preference_set(*, member: Member, kind: str, in_portal: bool, email: bool) -> NotificationPreference:
+PREFERENCE_FIELDS = ("kind", "in_portal", "email")
+
+
+def notification_preference_set(
+    *, member: Member, kind: str, in_portal: bool, email: bool, actor: Any | None = None
+) -> NotificationPreference:
+    """Choose the channels one kind of notification reaches the member by. `actor` defaults to the member."""
     notification_kinds.get(kind)
-    preference, _created = NotificationPreference.objects.update_or_create(
-        member=member, kind=kind, defaults={"in_portal": in_portal, "email": email}
-    )
+    with transaction.atomic():
+        preference, created = NotificationPreference.objects.select_for_update().get_or_create(
+            member=member, kind=kind, defaults={"in_portal": in_portal, "email": email}
+        )
+        before = None if created else model_snapshot(preference, PREFERENCE_FIELDS)
+        if not created:
+            if (preference.in_portal, preference.email) == (in_portal, email):
+                return preference
+            preference.in_portal, preference.email = in_portal, email
+            preference.save(update_fields=["in_portal", "email"])
+        audit_record(
+            actor=actor if actor is not None else member.user,
+            action="notification_preference.set",
+            obj=preference,
+            before=before,
+            after=model_snapshot(preference, PREFERENCE_FIELDS),
+        )
     return preference
 
 
@@ -233,7 +293,7 @@ def notification_email_send(*, notification_id: int) -> bool:
     """
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update(skip_locked=True)
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("member__user")
             .filter(pk=notification_id, email_status=Notification.EmailStatus.PENDING)
             .first()

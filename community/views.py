@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from community import selectors, services
@@ -46,7 +49,7 @@ def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
     notification = get_object_or_404(selectors.notification_list_for_member(member=member), pk=pk)
     services.notifications_mark_read(member=member, notification_ids=[notification.pk])
     target = notification.url
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if target and _is_local(request, target):
         return HttpResponseRedirect(target)
     return redirect("portal:notifications")
 
@@ -55,7 +58,11 @@ def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def notification_mark_all_read(request: HttpRequest) -> HttpResponse:
     marked = services.notifications_mark_read(member=member_ensure(user=request.user))
-    messages.success(request, _("Marked %(count)d notifications read.") % {"count": marked})
+    messages.success(
+        request,
+        ngettext("Marked %(count)d notification read.", "Marked %(count)d notifications read.", marked)
+        % {"count": marked},
+    )
     return redirect("portal:notifications")
 
 
@@ -65,12 +72,12 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     rows = selectors.notification_preferences_for_member(member=member)
     if request.method == "POST":
         for row in rows:
-            services.notification_preference_set(
-                member=member,
-                kind=row["kind"],
-                in_portal=request.POST.get(f"{row['kind']}-in_portal") == "on",
-                email=request.POST.get(f"{row['kind']}-email") == "on",
-            )
+            in_portal = request.POST.get(f"{row['kind']}-in_portal") == "on"
+            email = request.POST.get(f"{row['kind']}-email") == "on"
+            if (in_portal, email) != (row["in_portal"], row["email"]):
+                services.notification_preference_set(
+                    member=member, kind=row["kind"], in_portal=in_portal, email=email, actor=request.user
+                )
         messages.success(request, _("Your notification settings are saved."))
         return redirect("portal:notification_settings")
     return render(request, "portal/notification_settings.html", {"rows": rows})
@@ -81,23 +88,27 @@ def profile(request: HttpRequest) -> HttpResponse:
     member = member_ensure(user=request.user)
     form = ProfileForm(request.POST or None, request.FILES or None, instance=member)
     if request.method == "POST" and form.is_valid():
-        member_profile_update(member=member, actor=request.user,
-                              **{name: form.cleaned_data[name] for name in form.changed_data})
+        member_profile_update(
+            member=member, actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data}
+        )
         response = redirect("portal:profile")
         messages.success(request, _("Your profile is saved."))
-        return _with_language(response, form.cleaned_data["locale"]) if "locale" in form.changed_data else response
+        return set_language_cookie(response, form.cleaned_data["locale"]) if "locale" in form.changed_data else response
     if request.method == "POST":
         member.refresh_from_db()
     return render(request, "portal/profile.html", {"form": form, "member": member})
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
-    expires_at = forms.DateTimeField(label=_("Expires at"), required=False,
-                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    # Lazy: the labels are translated per request, not once in whatever language was active at import.
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    expires_at = forms.DateTimeField(
+        label=gettext_lazy("Expires at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
 
 
 @login_required
+@never_cache  # the page that shows a new token's secret must never be kept by a browser or proxy
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     new_key = None
@@ -121,13 +132,18 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("portal:api_tokens")
 
 
-def _with_language(response: HttpResponse, language: str) -> HttpResponse:
-    from django.conf import settings
+def _is_local(request: HttpRequest, url: str) -> bool:
+    return url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
 
+
+def set_language_cookie(response: HttpResponse, language: str) -> HttpResponse:
+    """Remember the portal language in the browser (Django's language cookie, read by LocaleMiddleware)."""
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
         language,
         max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
         secure=settings.LANGUAGE_COOKIE_SECURE,
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
@@ -140,7 +156,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     """Switch the portal language; a signed-in member's choice is also kept for their emails."""
     form = LanguageForm(request.POST)
     target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if not _is_local(request, target):
         target = "/"
     if not form.is_valid():
         return redirect(target)
@@ -150,4 +166,4 @@ def set_language(request: HttpRequest) -> HttpResponse:
         member = member_ensure(user=request.user)
         if member.locale != language:
             member_profile_update(member=member, actor=request.user, locale=language)
-    return _with_language(HttpResponseRedirect(target), language)
+    return set_language_cookie(HttpResponseRedirect(target), language)

@@ -3,9 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from community import services
 from community.admin import AuditedAdminMixin
 from members.models import Member, Tag, User
 from members.services import member_ensure
@@ -23,11 +28,53 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    # Only a superuser hands out superuser status or permissions outside the staff roles.
+    superuser_only_fields = ("is_superuser", "user_permissions")
+
+    def get_readonly_fields(self, request: Any, obj: User | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += [name for name in self.superuser_only_fields if name not in readonly]
+        return readonly
+
+    def has_change_permission(self, request: Any, obj: User | None = None) -> bool:
+        # Staff who are not superusers may see a superuser's account but not change it (nor its password).
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: Any, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: Any) -> Any:
+        # "Delete selected" asks this before confirming and before deleting: refuse a selection with a superuser.
+        if not request.user.is_superuser and any(user.is_superuser for user in objs):
+            raise PermissionDenied
+        return super().get_deleted_objects(objs, request)
 
     def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            member_ensure(user=obj)
+            member_ensure(user=obj, actor=request.user)
+
+    def user_change_password(self, request: Any, id: str, form_url: str = "") -> HttpResponse:
+        """The admin's set-password page, audited (never with the hash) like every other admin change."""
+        with transaction.atomic():
+            user = self.get_object(request, unquote(id))
+            old_hash = user.password if user is not None else None
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and user is not None:
+                user.refresh_from_db(fields=["password"])
+                if user.password != old_hash:
+                    services.audit_record(
+                        actor=request.user,
+                        action="members.user.password_change.admin",
+                        obj=user,
+                        after={"usable_password": user.has_usable_password()},
+                    )
+        return response
 
 
 @admin.register(Tag)

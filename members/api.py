@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -59,10 +60,10 @@ class MemberViewSet(viewsets.ReadOnlyModelViewSet):
             return selectors.member_list()
         return selectors.member_list().filter(user=self.request.user)
 
-    @extend_schema(responses={200: MemberSerializer(many=True), **error_responses(400, 401, 403)})
+    @extend_schema(responses={200: MemberSerializer(many=True), **error_responses(400, 401, 403, paginated=True)})
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not roles.is_operator(request.user):
-            self.permission_denied(request, message="Only operators may list members.")
+            self.permission_denied(request, message=_("Only operators may list members."))
         return super().list(request, *args, **kwargs)
 
     @extend_schema(responses={200: MemberSerializer, **error_responses(401, 404)})
@@ -70,10 +71,18 @@ class MemberViewSet(viewsets.ReadOnlyModelViewSet):
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(methods=["GET"], responses={200: MemberSerializer, **error_responses(401, 403)})
-    @extend_schema(methods=["PATCH"], request=ProfileUpdateSerializer,
-                   responses={200: MemberSerializer, **error_responses(400, 401, 403)})
-    @action(detail=False, methods=["get", "patch"], permission_classes=[IsAuthenticated, HasMemberProfile],
-            filterset_class=None, pagination_class=None)
+    @extend_schema(
+        methods=["PATCH"],
+        request=ProfileUpdateSerializer,
+        responses={200: MemberSerializer, **error_responses(400, 401, 403)},
+    )
+    @action(
+        detail=False,
+        methods=["get", "patch"],
+        permission_classes=[IsAuthenticated, HasMemberProfile],
+        filterset_class=None,
+        pagination_class=None,
+    )
     def me(self, request: Request) -> Response:
         member = request.user.member
         if request.method == "PATCH":

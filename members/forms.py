@@ -12,8 +12,9 @@ from members.models import Member
 class SignupProfileForm(forms.Form):
     """Extra sign-up fields; allauth calls `signup()` after the account is saved."""
 
-    display_name = forms.CharField(label=_("Display name"), max_length=80,
-                                   help_text=_("How other members will see you."))
+    display_name = forms.CharField(
+        label=_("Display name"), max_length=80, help_text=_("How other members will see you.")
+    )
 
     def signup(self, request: Any, user: Any) -> None:
         # The profile itself is created by the account adapter; nothing else to store here.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from community.services import audit_record, model_snapshot, notify
 from members.models import Member, Tag
@@ -40,10 +40,22 @@ def member_create(
     return member
 
 
-def member_ensure(*, user: Any) -> Member:
-    """The account's profile, created on first need for accounts made outside sign-up (e.g. createsuperuser)."""
-    member = Member.objects.filter(user=user).first()
-    return member or member_create(user=user, welcome=False)
+def member_ensure(*, user: Any, actor: Any | None = None) -> Member:
+    """The account's profile, created on first need for accounts made outside sign-up (e.g. createsuperuser).
+
+    Uses the profile already loaded on `user` when there is one, so a request pays for it once.
+    """
+    try:
+        return user.member
+    except Member.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            return member_create(user=user, actor=actor, welcome=False)
+    except IntegrityError:  # a concurrent request created it first
+        member = Member.objects.get(user=user)
+        user.member = member
+        return member
 
 
 def member_profile_update(*, member: Member, actor: Any, **changes: Any) -> Member:
@@ -51,6 +63,10 @@ def member_profile_update(*, member: Member, actor: Any, **changes: Any) -> Memb
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
         raise ValueError(f"Not profile fields: {', '.join(sorted(unknown))}")
+    if not changes:
+        return member
+    if "avatar" in changes and not changes["avatar"]:
+        changes["avatar"] = ""  # a form's "clear" arrives as False; no picture is stored as an empty name
     with transaction.atomic():
         member = Member.objects.select_for_update().get(pk=member.pk)
         before = model_snapshot(member, changes)
@@ -58,8 +74,13 @@ def member_profile_update(*, member: Member, actor: Any, **changes: Any) -> Memb
             setattr(member, name, value)
         member.full_clean(exclude=["user"])
         member.save()
-        audit_record(actor=actor, action="member.profile_update", obj=member, before=before,
-                     after=model_snapshot(member, changes))
+        audit_record(
+            actor=actor,
+            action="member.profile_update",
+            obj=member,
+            before=before,
+            after=model_snapshot(member, changes),
+        )
     return member
 
 

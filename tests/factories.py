@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from community import roles
 from community.models import Activity, Notification
+from community.services import local_date_for
 from members.models import Member, Tag, User
 
 
@@ -52,7 +53,7 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     member = factory.SubFactory(MemberFactory)
     verb = "checked_in"
     occurred_at = factory.LazyFunction(timezone.now)
-    local_date = factory.LazyAttribute(lambda o: o.occurred_at.date())
+    local_date = factory.LazyAttribute(lambda o: local_date_for(o.member, o.occurred_at))
 
 
 class NotificationFactory(factory.django.DjangoModelFactory):

@@ -8,6 +8,10 @@ from community import notification_kinds
 from community.models import Activity, ApiToken, Notification
 
 
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in the requester's language.")
+
+
 class NotificationSerializer(serializers.ModelSerializer):
     is_read = serializers.SerializerMethodField()
 
@@ -20,9 +24,17 @@ class NotificationSerializer(serializers.ModelSerializer):
         return obj.read_at is not None
 
 
+# The largest primary key the database holds; a bigger number is a client error, not a query the database refuses.
+MAX_ID = 2**63 - 1
+
+
 class MarkReadSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500,
-                                help_text="Notification ids to mark read; leave out to mark all read.")
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=500,
+        help_text="Notification ids to mark read; leave out to mark all read.",
+    )
 
 
 class MarkReadResultSerializer(serializers.Serializer):

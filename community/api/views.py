@@ -3,10 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,16 +21,24 @@ from community.api.permissions import HasMemberProfile
 from community.models import Activity, ApiToken, Notification
 
 ERRORS = {
-    400: OpenApiResponse(description="Invalid input; the body names each field's problem."),
-    401: OpenApiResponse(description="Not signed in, or the token is invalid, expired or revoked."),
-    403: OpenApiResponse(description="Signed in, but not allowed to do this."),
-    404: OpenApiResponse(description="Not found, or not yours to see."),
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Invalid input: each field's messages under its name (`non_field_errors` for the body as a "
+        "whole), or `detail` when the body could not be read at all.",
+    ),
+    401: OpenApiResponse(s.ErrorSerializer, description="Not signed in, or the token is invalid, expired or revoked."),
+    403: OpenApiResponse(s.ErrorSerializer, description="Signed in, but not allowed to do this."),
+    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not yours to see."),
 }
-READ_ERRORS = {code: ERRORS[code] for code in (401, 403)}
+PAGE_NOT_FOUND = OpenApiResponse(s.ErrorSerializer, description="No such page of results.")
 
 
-def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: ERRORS[code] for code in codes}
+def error_responses(*codes: int, paginated: bool = False) -> dict[int, OpenApiResponse]:
+    """The documented error answers of an operation; a paginated list also answers 404 for a page past the end."""
+    responses = {code: ERRORS[code] for code in codes}
+    if paginated:
+        responses[404] = PAGE_NOT_FOUND
+    return responses
 
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
@@ -43,7 +54,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
             return Notification.objects.none()
         return selectors.notification_list_for_member(member=self.request.user.member)
 
-    @extend_schema(responses={200: s.NotificationSerializer(many=True), **error_responses(401, 403)})
+    @extend_schema(responses={200: s.NotificationSerializer(many=True), **error_responses(401, 403, paginated=True)})
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
@@ -51,12 +62,16 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
 
-    @extend_schema(request=s.MarkReadSerializer, responses={200: s.MarkReadResultSerializer, **error_responses(400, 401, 403)})
+    @extend_schema(
+        request=s.MarkReadSerializer, responses={200: s.MarkReadResultSerializer, **error_responses(400, 401, 403)}
+    )
     @action(detail=False, methods=["post"], url_path="mark-read")
     def mark_read(self, request: Request) -> Response:
         body = s.MarkReadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        marked = services.notifications_mark_read(member=request.user.member, notification_ids=body.validated_data.get("ids"))
+        marked = services.notifications_mark_read(
+            member=request.user.member, notification_ids=body.validated_data.get("ids")
+        )
         return Response({"marked": marked})
 
     @extend_schema(responses={200: s.UnreadCountSerializer, **error_responses(401, 403)})
@@ -76,21 +91,44 @@ class NotificationPreferenceView(APIView):
 
 
 class NotificationPreferenceDetailView(APIView):
+    """Choose the channels one kind of notification reaches the signed-in member by."""
+
     permission_classes = [IsAuthenticated, HasMemberProfile]
 
-    @extend_schema(request=s.NotificationPreferenceSerializer,
-                   responses={200: s.NotificationPreferenceSerializer, **error_responses(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.NotificationPreferenceSerializer,
+        responses={200: s.NotificationPreferenceSerializer, **error_responses(400, 401, 403, 404)},
+    )
     def put(self, request: Request, kind: str) -> Response:
         if kind not in notification_kinds.KINDS:
-            return Response({"detail": "Unknown notification kind."}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound(_("Unknown notification kind."))
         body = s.NotificationPreferenceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.notification_preference_set(member=request.user.member, kind=kind, **body.validated_data)
-        row = next(r for r in selectors.notification_preferences_for_member(member=request.user.member) if r["kind"] == kind)
+        row = next(
+            r for r in selectors.notification_preferences_for_member(member=request.user.member) if r["kind"] == kind
+        )
         return Response(row)
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number in the database's range, matched without first looking the row up.
+
+    A model-choice filter would answer 400 for an id that does not exist and 200 for one that does, telling a
+    member which ids exist even where they may not see the rows.
+    """
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", s.MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
 class ActivityFilter(django_filters.FilterSet):
+    member = IdFilter(field_name="member")
     since = django_filters.DateFilter(field_name="local_date", lookup_expr="gte")
     until = django_filters.DateFilter(field_name="local_date", lookup_expr="lte")
 
@@ -112,11 +150,15 @@ class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
             return Activity.objects.none()
         user = self.request.user
         if roles.is_operator(user):
-            return selectors.activity_list()
-        member = getattr(user, "member", None)
-        return selectors.activity_list(member=member) if member else Activity.objects.none()
+            activities = selectors.activity_list()
+        elif (member := getattr(user, "member", None)) is not None:
+            activities = selectors.activity_list(member=member)
+        else:
+            return Activity.objects.none()
+        # The serializer names each row's target type: join it in rather than query it once per row.
+        return activities.select_related("target_type")
 
-    @extend_schema(responses={200: s.ActivitySerializer(many=True), **error_responses(400, 401)})
+    @extend_schema(responses={200: s.ActivitySerializer(many=True), **error_responses(400, 401, paginated=True)})
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
@@ -125,8 +167,9 @@ class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
         return super().retrieve(request, *args, **kwargs)
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                      viewsets.GenericViewSet):
+class ApiTokenViewSet(
+    mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
     """Your named API tokens. Creating one returns its secret once; deleting one revokes it."""
 
     serializer_class = s.ApiTokenSerializer
@@ -139,11 +182,13 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Des
             return ApiToken.objects.none()
         return selectors.api_tokens_for_user(user=self.request.user)
 
-    @extend_schema(responses={200: s.ApiTokenSerializer(many=True), **error_responses(401)})
+    @extend_schema(responses={200: s.ApiTokenSerializer(many=True), **error_responses(401, paginated=True)})
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=s.ApiTokenSerializer, responses={201: s.ApiTokenCreatedSerializer, **error_responses(400, 401)})
+    @extend_schema(
+        request=s.ApiTokenSerializer, responses={201: s.ApiTokenCreatedSerializer, **error_responses(400, 401, 403)}
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = s.ApiTokenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -152,10 +197,10 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Des
         data["key"] = raw_key
         return Response(data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None, **error_responses(401, 404)})
+    @extend_schema(responses={204: None, **error_responses(401, 403, 404)})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        token = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
-        services.api_token_revoke(actor=request.user, token=token)
+        # get_object() answers 404 for an id that is not a number; a bare queryset lookup would raise a 500.
+        services.api_token_revoke(actor=request.user, token=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -166,7 +211,13 @@ class HealthView(APIView):
     authentication_classes: list[Any] = []
     throttle_classes: list[Any] = []
 
-    @extend_schema(responses={200: s.HealthSerializer, 503: s.HealthSerializer}, auth=[])
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(s.HealthSerializer, description="Every check passed."),
+            503: OpenApiResponse(s.HealthSerializer, description="At least one check failed; see `checks`."),
+        },
+        auth=[],
+    )
     def get(self, request: Request) -> Response:
         report = health.check_all()
         return Response(report, status=200 if report["status"] == "ok" else 503)

@@ -1,3 +1,190 @@
-from django.urls import URLPattern
+"""Leaderboards API: a live board (top N with dense ranks, plus the caller's own rank) and frozen past periods."""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
+
+from community.api.views import error_responses
+from members.models import Member
+from rewards.models import LeaderboardSnapshot
+from rewards.models.leaderboards import PeriodKind
+from rewards.selectors import leaderboards as selectors
+
+MAX_LIMIT = 100
+SNAPSHOT_LIST_TOP = 10
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=PeriodKind.values, default="week")
+    key = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=10,
+        help_text='A past period: "2026-11", "2026-W47" or "2026-11-22". Default: the current one.',
+    )
+    segment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="A member segment (tag name); empty for everyone.",
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=MAX_LIMIT)
+
+
+class LeaderboardMemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.CharField()
+
+
+class LeaderboardEntrySerializer(serializers.Serializer):
+    rank = serializers.IntegerField(help_text="Dense rank: equal points share a rank.")
+    member = LeaderboardMemberSerializer()
+    points = serializers.IntegerField()
+
+
+class LeaderboardStandingSerializer(serializers.Serializer):
+    rank = serializers.IntegerField(allow_null=True, help_text="Null when the caller has no points in the period.")
+    points = serializers.IntegerField()
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    period = serializers.CharField()
+    key = serializers.CharField()
+    segment = serializers.CharField()
+    source = serializers.ChoiceField(
+        choices=["snapshot", "redis", "sql"], help_text="Where the board was read from: a frozen snapshot, or live."
+    )
+    total = serializers.IntegerField(help_text="Members on the board.")
+    entries = LeaderboardEntrySerializer(many=True)
+    me = LeaderboardStandingSerializer(
+        allow_null=True, help_text="The caller's own rank; null for accounts without a profile."
+    )
+
+
+def _entry(rank: int, member_id: int, display_name: str, points: int) -> dict[str, Any]:
+    return {"rank": rank, "member": {"id": member_id, "display_name": display_name}, "points": points}
+
+
+class LeaderboardView(APIView):
+    """A live leaderboard: the top `limit` members with dense ranks, and the caller's own rank even outside it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[LeaderboardQuerySerializer],
+        responses={200: LeaderboardSerializer, **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        query = LeaderboardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        member: Member | None = getattr(request.user, "member", None)
+        board, standing = selectors.leaderboard_with_standing(
+            member=member,
+            period_kind=params["period"],
+            period_key=params.get("key") or None,
+            segment=params["segment"],
+            limit=params["limit"],
+        )
+        me = {"rank": standing.rank, "points": standing.points} if standing is not None else None
+        return Response(
+            {
+                "period": board.period.kind,
+                "key": board.period.key,
+                "segment": board.segment,
+                "source": board.source,
+                "total": board.total,
+                "entries": [_entry(r.rank, r.member_id, r.display_name, r.points) for r in board.rows],
+                "me": me,
+            }
+        )
+
+
+class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
+    entries = serializers.SerializerMethodField(help_text="The top rows: 10 in the list, 100 in the detail.")
+
+    class Meta:
+        model = LeaderboardSnapshot
+        fields = [
+            "id",
+            "period_kind",
+            "period_key",
+            "segment",
+            "starts_at",
+            "ends_at",
+            "member_count",
+            "frozen_at",
+            "entries",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(LeaderboardEntrySerializer(many=True))
+    def get_entries(self, snapshot: LeaderboardSnapshot) -> list[dict[str, Any]]:
+        rows = self.context.get("rows", {}).get(snapshot.pk, [])
+        return [_entry(row.rank, row.member_id, row.member.display_name, row.points) for row in rows]
+
+
+class LeaderboardSnapshotDetailSerializer(LeaderboardSnapshotSerializer):
+    me = serializers.SerializerMethodField()
+
+    class Meta(LeaderboardSnapshotSerializer.Meta):
+        fields = [*LeaderboardSnapshotSerializer.Meta.fields, "me"]
+        read_only_fields = fields
+
+    @extend_schema_field(LeaderboardStandingSerializer(allow_null=True))
+    def get_me(self, snapshot: LeaderboardSnapshot) -> dict[str, Any] | None:
+        member = self.context.get("member")
+        if member is None:
+            return None
+        row = snapshot.rows.filter(member=member).first()
+        return {"rank": row.rank, "points": row.points} if row is not None else {"rank": None, "points": 0}
+
+
+class LeaderboardSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    """Frozen boards of finished periods (latest first), e.g. last month's top 10."""
+
+    permission_classes = [IsAuthenticated]
+    filterset_fields = ["period_kind", "segment", "period_key"]
+    ordering_fields = ["ends_at"]
+
+    def get_queryset(self):
+        return selectors.leaderboard_snapshots()
+
+    def get_serializer_class(self):
+        return LeaderboardSnapshotDetailSerializer if self.action == "retrieve" else LeaderboardSnapshotSerializer
+
+    @extend_schema(responses={200: LeaderboardSnapshotSerializer(many=True), **error_responses(400, 401, 403)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = selectors.snapshot_top_rows(snapshots=page, top=SNAPSHOT_LIST_TOP)
+        data = LeaderboardSnapshotSerializer(
+            page, many=True, context={**self.get_serializer_context(), "rows": rows}
+        ).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(responses={200: LeaderboardSnapshotDetailSerializer, **error_responses(401, 403, 404)})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        snapshot = self.get_object()
+        rows = {snapshot.pk: list(snapshot.rows.select_related("member").order_by("rank", "-member_id")[:MAX_LIMIT])}
+        context = {**self.get_serializer_context(), "rows": rows, "member": getattr(request.user, "member", None)}
+        return Response(LeaderboardSnapshotDetailSerializer(snapshot, context=context).data)
+
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("leaderboards/snapshots", LeaderboardSnapshotViewSet, basename="leaderboard-snapshot")
+
+urlpatterns = [
+    path("leaderboards/", LeaderboardView.as_view(), name="leaderboard"),
+    *router.urls,
+]

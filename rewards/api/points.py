@@ -1,3 +1,421 @@
-from django.urls import URLPattern
+"""Points API: a member's balance, history and check-in; the levels; awards and deductions for operators and
+their integrations, made safe to retry with a required `Idempotency-Key` header."""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import django_filters
+from django.db import IntegrityError, transaction
+from django.urls import include, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
+
+from community import roles
+from community.api.permissions import HasMemberProfile, IsOperator
+from community.api.views import error_responses
+from members.models import Member
+from rewards.models import MAX_ENTRY_POINTS, IdempotencyRecord, Level, PointEntry
+from rewards.selectors import points as selectors
+from rewards.selectors.ledger import balance_for_member
+from rewards.services.checkin import checkin_perform
+from rewards.services.ledger import points_award, points_deduct
+
+MAX_ID = 2**63 - 1
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 128
+
+# --- serializers ------------------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class WholeNumberField(serializers.IntegerField):
+    """An integer given as a JSON number: no strings, booleans or fractions (`"10"`, `true`, `1.5` are refused)."""
+
+    default_error_messages = {"invalid": gettext_lazy("Enter a whole number.")}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class LevelSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True, help_text="The name in the request's language.")
+    privilege_labels = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Level
+        fields = [
+            "id",
+            "name",
+            "display_name",
+            "description",
+            "threshold",
+            "min_active_days",
+            "active_days_window",
+            "privileges",
+            "privilege_labels",
+            "shop_discount_percent",
+            "demotion_grace_days",
+        ]
+        read_only_fields = fields
+
+    def get_privilege_labels(self, obj: Level) -> list[str]:
+        return obj.privilege_labels()
+
+
+class PointEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PointEntry
+        fields = [
+            "id",
+            "member",
+            "kind",
+            "lifetime_delta",
+            "spendable_delta",
+            "reason",
+            "rule",
+            "rule_version",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class StreakSerializer(serializers.Serializer):
+    current = serializers.IntegerField()
+    longest = serializers.IntegerField()
+    checked_in_today = serializers.BooleanField()
+
+
+class BalanceSerializer(serializers.Serializer):
+    lifetime = serializers.IntegerField()
+    spendable = serializers.IntegerField()
+    level = LevelSerializer(allow_null=True)
+    next_level = LevelSerializer(allow_null=True)
+    points_to_next = serializers.IntegerField(allow_null=True)
+    progress_percent = serializers.IntegerField()
+    grace_until = serializers.DateTimeField(allow_null=True, help_text="Set while below the level's requirements.")
+    streak = StreakSerializer()
+
+
+class CheckInResultSerializer(serializers.Serializer):
+    created = serializers.BooleanField()
+    already_checked_in = serializers.BooleanField()
+    local_date = serializers.DateField()
+    points = serializers.IntegerField()
+    bonus_points = serializers.IntegerField()
+    current_streak = serializers.IntegerField()
+    longest_streak = serializers.IntegerField()
+
+
+class PointChangeSerializer(serializers.Serializer):
+    member = WholeNumberField(min_value=1, max_value=MAX_ID, help_text="The member's id.")
+    amount = WholeNumberField(min_value=1, max_value=MAX_ENTRY_POINTS)
+    reason = serializers.CharField(max_length=200)
+
+    def validate_member(self, value: int) -> Member:
+        member = Member.objects.select_related("user").filter(pk=value).first()
+        if member is None:
+            raise serializers.ValidationError(_("No member has this id."))
+        return member
+
+
+class BalanceBriefSerializer(serializers.Serializer):
+    lifetime = serializers.IntegerField()
+    spendable = serializers.IntegerField()
+
+
+class PointChangeResultSerializer(serializers.Serializer):
+    entry = PointEntrySerializer(allow_null=True, help_text="Null when a deduction found no points to take.")
+    balance = BalanceBriefSerializer()
+
+
+# --- member endpoints -------------------------------------------------------------------------------------
+
+
+def _balance_body(summary: selectors.PointsSummary) -> dict[str, Any]:
+    return {
+        "lifetime": summary.lifetime,
+        "spendable": summary.spendable,
+        "level": summary.level,
+        "next_level": summary.next_level,
+        "points_to_next": summary.points_to_next,
+        "progress_percent": summary.progress_percent,
+        "grace_until": summary.grace_until,
+        "streak": {
+            "current": summary.current_streak,
+            "longest": summary.longest_streak,
+            "checked_in_today": summary.checked_in_today,
+        },
+    }
+
+
+class BalanceView(APIView):
+    """The signed-in member's balances, level, progress to the next level and check-in streak."""
+
+    permission_classes = [IsAuthenticated, HasMemberProfile]
+
+    @extend_schema(responses={200: BalanceSerializer, **error_responses(401, 403)})
+    def get(self, request: Request) -> Response:
+        summary = selectors.points_summary_for_member(member=request.user.member)
+        return Response(BalanceSerializer(_balance_body(summary)).data)
+
+
+class CheckInView(APIView):
+    """Check in for today (the member's time zone): 201 with what it earned, or 200 if already checked in."""
+
+    permission_classes = [IsAuthenticated, HasMemberProfile]
+
+    @extend_schema(
+        request=None,
+        responses={201: CheckInResultSerializer, 200: CheckInResultSerializer, **error_responses(401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        result = checkin_perform(member=request.user.member)
+        body = CheckInResultSerializer(
+            {
+                "created": result.created,
+                "already_checked_in": result.already_checked_in,
+                "local_date": result.local_date,
+                "points": result.points,
+                "bonus_points": result.bonus_points,
+                "current_streak": result.current_streak,
+                "longest_streak": result.longest_streak,
+            }
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class PointEntryFilter(django_filters.FilterSet):
+    member = django_filters.NumberFilter(
+        field_name="member", min_value=1, max_value=MAX_ID, help_text="Operators: one member's entries."
+    )
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = PointEntry
+        fields = ["member", "kind", "rule", "since", "until"]
+
+
+class PointEntryViewSet(viewsets.ReadOnlyModelViewSet):
+    """Points history: a member sees their own entries; operators see everyone's and may filter by member."""
+
+    serializer_class = PointEntrySerializer
+    permission_classes = [IsAuthenticated]
+    filterset_class = PointEntryFilter
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PointEntry.objects.none()
+        user = self.request.user
+        if roles.is_operator(user):
+            return selectors.entry_list()
+        member = getattr(user, "member", None)
+        return selectors.entry_list(member=member) if member is not None else PointEntry.objects.none()
+
+    @extend_schema(responses={200: PointEntrySerializer(many=True), **error_responses(400, 401)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: PointEntrySerializer, **error_responses(401, 404)})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+
+class LevelViewSet(viewsets.ReadOnlyModelViewSet):
+    """The levels: thresholds on lifetime points, activity conditions and privileges."""
+
+    serializer_class = LevelSerializer
+    permission_classes = [IsAuthenticated]
+    filterset_fields: list[str] = []
+    ordering_fields = ["threshold"]
+
+    def get_queryset(self):
+        return selectors.level_queryset()
+
+    @extend_schema(responses={200: LevelSerializer(many=True), **error_responses(401)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: LevelSerializer, **error_responses(401, 404)})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+
+# --- awards and deductions: operators and their integrations, with Idempotency-Key --------------------------
+
+
+class IdempotencyConflict(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = gettext_lazy("This Idempotency-Key was already used with a different request.")
+    default_code = "idempotency_key_reused"
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER, "")
+    if not key:
+        raise exceptions.ValidationError(
+            {IDEMPOTENCY_HEADER: [_("This header is required: a unique key per award, reused only on retries.")]}
+        )
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
+        raise exceptions.ValidationError(
+            {IDEMPOTENCY_HEADER: [_("Use 1 to %(max)d printable ASCII characters.") % {"max": MAX_IDEMPOTENCY_KEY}]}
+        )
+    return key
+
+
+def _fingerprint(request: Request) -> str:
+    data = request.data
+    if hasattr(data, "lists"):  # a form-encoded body: keep every value of repeated fields
+        data = dict(data.lists())
+    canonical = json.dumps({"path": request.path, "body": data}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotent(request: Request, perform: Callable[[str], tuple[int, dict[str, Any]]]) -> Response:
+    """Run `perform` once per (user, key): the record of its response is written in the same transaction as
+    its change, so a retry (or a racing duplicate, which waits on the record's unique key) replays it."""
+    key = _idempotency_key(request)
+    fingerprint = _fingerprint(request)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    user=request.user, key=key, request_fingerprint=fingerprint, response_status=0
+                )
+        except IntegrityError:
+            stored = IdempotencyRecord.objects.get(user=request.user, key=key)
+            if stored.request_fingerprint != fingerprint:
+                raise IdempotencyConflict() from None
+            return Response(
+                stored.response_body, status=stored.response_status, headers={"Idempotent-Replayed": "true"}
+            )
+        # A refusal (400, 403) raises and rolls the record back with everything else: the key stays free.
+        response_status, body = perform(f"api:{request.user.pk}:{key}")
+        record.response_status = response_status
+        record.response_body = body
+        record.save(update_fields=["response_status", "response_body"])
+    return Response(body, status=response_status)
+
+
+def _result_body(entry: PointEntry | None, member: Member) -> dict[str, Any]:
+    balance = balance_for_member(member=member)
+    return json.loads(
+        json.dumps(
+            PointChangeResultSerializer(
+                {
+                    "entry": entry,
+                    "balance": {"lifetime": balance.lifetime, "spendable": balance.spendable},
+                }
+            ).data
+        )
+    )
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Required. A unique key per change (e.g. your system's event id). Retrying with the same key and "
+    "body returns the first response again; the same key with a different body answers 422.",
+)
+IDEMPOTENCY_RESPONSES = {
+    422: OpenApiResponse(description="The Idempotency-Key was already used with a different request."),
+}
+
+
+class AwardView(APIView):
+    """Award points to a member (operators and their integrations). Members cannot award anyone."""
+
+    permission_classes = [IsAuthenticated, IsOperator]
+
+    @extend_schema(
+        request=PointChangeSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: PointChangeResultSerializer,
+            200: PointChangeResultSerializer,
+            **error_responses(400, 401, 403),
+            **IDEMPOTENCY_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        def perform(ledger_key: str) -> tuple[int, dict[str, Any]]:
+            body = PointChangeSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            member: Member = body.validated_data["member"]
+            if member.user_id == request.user.pk:
+                raise exceptions.PermissionDenied(_("You cannot award points to yourself."))
+            result = points_award(
+                member=member,
+                amount=body.validated_data["amount"],
+                reason=body.validated_data["reason"],
+                idempotency_key=ledger_key,
+                actor=request.user,
+            )
+            return (201 if result.created else 200), _result_body(result.entry, member)
+
+        return _idempotent(request, perform)
+
+
+class DeductionView(APIView):
+    """Take points from a member (a penalty), never below zero: at most what they have is taken."""
+
+    permission_classes = [IsAuthenticated, IsOperator]
+
+    @extend_schema(
+        request=PointChangeSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: PointChangeResultSerializer,
+            200: PointChangeResultSerializer,
+            **error_responses(400, 401, 403),
+            **IDEMPOTENCY_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        def perform(ledger_key: str) -> tuple[int, dict[str, Any]]:
+            body = PointChangeSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            member: Member = body.validated_data["member"]
+            result = points_deduct(
+                member=member,
+                amount=body.validated_data["amount"],
+                reason=body.validated_data["reason"],
+                idempotency_key=ledger_key,
+                actor=request.user,
+            )
+            if result is None:
+                return 200, _result_body(None, member)
+            return (201 if result.created else 200), _result_body(result.entry, member)
+
+        return _idempotent(request, perform)
+
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("points/entries", PointEntryViewSet, basename="points-entry")
+router.register("levels", LevelViewSet, basename="level")
+
+urlpatterns = [
+    path("points/balance/", BalanceView.as_view(), name="points-balance"),
+    path("points/checkin/", CheckInView.as_view(), name="points-checkin"),
+    path("points/awards/", AwardView.as_view(), name="points-award"),
+    path("points/deductions/", DeductionView.as_view(), name="points-deduction"),
+    path("", include(router.urls)),
+]

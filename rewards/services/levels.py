@@ -1,10 +1,351 @@
-"""Levels: thresholds on lifetime points. (Being built; the ledger calls `levels_evaluate` after each change.)"""
+"""Levels: thresholds on lifetime points, optionally with an activity condition.
+
+The ledger calls `levels_evaluate` after every posting, inside the posting transaction and while it holds the
+members' balance rows, so evaluations of one member never overlap. Promotion is immediate (the member is
+notified and "level_reached" goes on the activity stream); falling below a level only starts its grace period
+(`MemberLevel.below_since`), and the daily `levels_review` moves members down once it has passed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+from community import notification_kinds
+from community import services as community_services
+from community.models import Activity
+from community.notification_kinds import NotificationKind
+from community.services import audit_record, model_snapshot
+from members.models import Member
+from rewards.models import Level, MemberLevel, PointBalance, Privilege
+
+logger = logging.getLogger(__name__)
+
+LEVEL_UP = notification_kinds.register(NotificationKind("level_up", _("Reaching a new level")))
+LEVEL_REACHED = "level_reached"
+EVALUATE_CHUNK = 1000
+LADDER_CACHE_KEY = "rewards:level-ladder:v1"
+LADDER_CACHE_SECONDS = 60
+
+# (name msgid, lifetime points, privileges, shop discount %, minimum active days in 30)
+DEFAULT_LEVELS: tuple[tuple[str, int, list[str], int, int | None], ...] = (
+    (gettext_noop("Newcomer"), 0, [], 0, None),
+    (gettext_noop("Active"), 100, [Privilege.EARLY_ACCESS.value], 0, None),
+    (
+        gettext_noop("Core"),
+        500,
+        [Privilege.EARLY_ACCESS.value, Privilege.EXCLUSIVE_EVENTS.value, Privilege.SHOP_DISCOUNT.value],
+        5,
+        None,
+    ),
+    (
+        gettext_noop("Super"),
+        2000,
+        [
+            Privilege.EARLY_ACCESS.value,
+            Privilege.PRIORITY_SUPPORT.value,
+            Privilege.EXCLUSIVE_EVENTS.value,
+            Privilege.SHOP_DISCOUNT.value,
+        ],
+        10,
+        8,
+    ),
+)
 
 
-def levels_evaluate(*, member_ids: Sequence[int]) -> None:
-    """Promote (at once) or schedule demotion (after the grace period) for these members."""
-    return None
+@dataclass(frozen=True)
+class LevelChange:
+    member_id: int
+    before: Level | None
+    after: Level | None
+
+
+def level_ladder(*, cached: bool = False) -> list[Level]:
+    """The levels, lowest first. `cached` (for the per-award evaluation) reads a copy that saving or deleting a
+    level forgets, at once and again on commit."""
+    if not cached:
+        return list(Level.objects.order_by("threshold"))
+    ladder = cache.get(LADDER_CACHE_KEY)
+    if ladder is None:
+        ladder = list(Level.objects.order_by("threshold"))
+        cache.set(LADDER_CACHE_KEY, ladder, LADDER_CACHE_SECONDS)
+    return ladder
+
+
+def level_ladder_forget(**_kwargs: Any) -> None:
+    cache.delete(LADDER_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
+
+
+def _active_days(member_ids: Iterable[int], window: int, *, today: date) -> dict[int, int]:
+    """Distinct local days with any activity in the last `window` days, per member."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    since = today - timedelta(days=window - 1)
+    rows = (
+        Activity.objects.filter(member_id__in=ids, local_date__gte=since, local_date__lte=today)
+        .values("member_id")
+        .annotate(days=Count("local_date", distinct=True))
+        .order_by()
+    )
+    return {row["member_id"]: row["days"] for row in rows}
+
+
+class _ActivityCheck:
+    """Answers "does this member meet this level's activity condition?", one grouped query per window."""
+
+    def __init__(self, member_ids: Iterable[int], today: date) -> None:
+        self.member_ids = list(member_ids)
+        self.today = today
+        self.by_window: dict[int, dict[int, int]] = {}
+
+    def meets(self, member_id: int, level: Level) -> bool:
+        if not level.has_activity_condition():
+            return True
+        window = level.active_days_window
+        if window not in self.by_window:
+            self.by_window[window] = _active_days(self.member_ids, window, today=self.today)
+        return self.by_window[window].get(member_id, 0) >= (level.min_active_days or 0)
+
+
+def _by_points(ladder: Sequence[Level], lifetime: int) -> int:
+    """Index of the highest level the points reach, or -1."""
+    reached = -1
+    for index, level in enumerate(ladder):
+        if level.threshold <= lifetime:
+            reached = index
+    return reached
+
+
+def _qualified(ladder: Sequence[Level], lifetime: int, member_id: int, check: _ActivityCheck, floor: int = -1) -> int:
+    """Index of the highest level above `floor` the member fully qualifies for (points and activity), or -1."""
+    for index in range(_by_points(ladder, lifetime), floor, -1):
+        if check.meets(member_id, ladder[index]):
+            return index
+    return -1
+
+
+def _is_level_up(before: Level | None, after: Level) -> bool:
+    # Getting the entry level (0 points) with one's first points is not news; anything higher is.
+    return after.threshold > (before.threshold if before is not None else 0)
+
+
+def levels_evaluate(*, member_ids: Sequence[int], now: datetime | None = None) -> list[LevelChange]:
+    """Promote (at once) or start the demotion grace period for these members. Returns the promotions."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return []
+    ladder = level_ladder(cached=True)
+    if not ladder:
+        return []
+    now = now or timezone.now()
+    promotions: list[LevelChange] = []
+    for start in range(0, len(ids), EVALUATE_CHUNK):
+        promotions += _evaluate_chunk(ids[start : start + EVALUATE_CHUNK], ladder, now)
+    if promotions:
+        _announce(promotions)
+    return promotions
+
+
+def _evaluate_chunk(ids: list[int], ladder: list[Level], now: datetime) -> list[LevelChange]:
+    position = {level.pk: index for index, level in enumerate(ladder)}
+    rows = (
+        Member.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list("pk", "point_balance__lifetime", "member_level__level_id", "member_level__below_since")
+    )
+    check = _ActivityCheck(ids, timezone.localdate(now))
+    new_rows: list[MemberLevel] = []
+    promotions: list[LevelChange] = []
+    mark_below: list[int] = []
+    clear_below: list[int] = []
+    for member_id, lifetime, level_id, below_since in rows:
+        lifetime = lifetime or 0
+        current = position.get(level_id, -1) if level_id is not None else -1
+        reached = _by_points(ladder, lifetime)
+        if reached > current:
+            target = _qualified(ladder, lifetime, member_id, check, floor=current)
+            if target > current:
+                before = ladder[current] if current >= 0 else None
+                if level_id is None:
+                    new_rows.append(MemberLevel(member_id=member_id, level=ladder[target], reached_at=now))
+                else:
+                    MemberLevel.objects.filter(member_id=member_id).update(
+                        level=ladder[target], reached_at=now, below_since=None
+                    )
+                promotions.append(LevelChange(member_id, before, ladder[target]))
+                continue
+        if level_id is None:
+            continue
+        if reached < current and below_since is None:
+            mark_below.append(member_id)
+        elif reached >= current and below_since is not None and check.meets(member_id, ladder[current]):
+            clear_below.append(member_id)
+    if new_rows:
+        MemberLevel.objects.bulk_create(new_rows, ignore_conflicts=True)
+    if mark_below:
+        MemberLevel.objects.filter(member_id__in=mark_below, below_since__isnull=True).update(below_since=now)
+    if clear_below:
+        MemberLevel.objects.filter(member_id__in=clear_below).update(below_since=None)
+    return promotions
+
+
+def _announce(promotions: list[LevelChange]) -> None:
+    """Tell promoted members and put the promotions on the stream (badges read "level_reached")."""
+    newsworthy = [change for change in promotions if change.after and _is_level_up(change.before, change.after)]
+    if not newsworthy:
+        return
+    members = Member.objects.select_related("user").in_bulk([change.member_id for change in newsworthy])
+    now = timezone.now()
+    # One insert for everyone promoted together (a bulk award can promote hundreds); hooks still see each one.
+    community_services.activities_record_bulk(
+        entries=[
+            community_services.ActivityInput(
+                member=members[change.member_id],
+                verb=LEVEL_REACHED,
+                occurred_at=now,
+                target=change.after,
+                data={"level": change.after.name, "level_id": change.after.pk, "threshold": change.after.threshold},
+            )
+            for change in newsworthy
+            if change.after is not None
+        ]
+    )
+    url = reverse("rewards:points")
+    for change in newsworthy:
+        member, level = members[change.member_id], change.after
+        assert level is not None
+        community_services.notify(
+            member=member,
+            kind=LEVEL_UP.key,
+            url=url,
+            context={
+                "name": member.display_name,
+                "level": level.name,
+                "level_id": level.pk,
+                "privileges": level.privileges,
+                "shop_discount_percent": level.shop_discount_percent,
+            },
+        )
+
+
+# --- the daily review: activity conditions and due demotions ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelReview:
+    marked_below: int
+    demoted: int
+    kept: int
+
+
+def levels_review(*, now: datetime | None = None) -> LevelReview:
+    """Start the grace period for members who no longer meet their level's activity condition, then move
+    down everyone whose grace period is over and who still does not qualify. Idempotent."""
+    now = now or timezone.now()
+    marked = _mark_activity_lapses(now)
+    demoted = kept = 0
+    due = MemberLevel.objects.filter(below_since__isnull=False).select_related("level").order_by("below_since")
+    for member_level in due.iterator(chunk_size=500):
+        if member_level.below_since + timedelta(days=member_level.level.demotion_grace_days) > now:
+            continue
+        if _finalise_demotion(member_id=member_level.member_id, now=now):
+            demoted += 1
+        else:
+            kept += 1
+    return LevelReview(marked_below=marked, demoted=demoted, kept=kept)
+
+
+def _mark_activity_lapses(now: datetime) -> int:
+    marked = 0
+    today = timezone.localdate(now)
+    for level in Level.objects.filter(min_active_days__isnull=False, min_active_days__gt=0):
+        holders = list(
+            MemberLevel.objects.filter(level=level, below_since__isnull=True).values_list("member_id", flat=True)
+        )
+        for start in range(0, len(holders), EVALUATE_CHUNK):
+            chunk = holders[start : start + EVALUATE_CHUNK]
+            days = _active_days(chunk, level.active_days_window, today=today)
+            lapsed = [member_id for member_id in chunk if days.get(member_id, 0) < (level.min_active_days or 0)]
+            if lapsed:
+                marked += MemberLevel.objects.filter(
+                    member_id__in=lapsed, level=level, below_since__isnull=True
+                ).update(below_since=now)
+    return marked
+
+
+def _finalise_demotion(*, member_id: int, now: datetime) -> bool:
+    """Move one member to the level they qualify for now; True when they went down."""
+    with transaction.atomic():
+        # The ledger holds this row while it evaluates levels: taking it first keeps the two from crossing.
+        balance = PointBalance.objects.select_for_update().filter(member_id=member_id).first()
+        member_level = (
+            MemberLevel.objects.select_for_update()
+            .select_related("level")
+            .filter(member_id=member_id, below_since__isnull=False)
+            .first()
+        )
+        if member_level is None:
+            return False
+        ladder = level_ladder()
+        position = {level.pk: index for index, level in enumerate(ladder)}
+        current = position[member_level.level_id]
+        lifetime = balance.lifetime if balance is not None else 0
+        target = _qualified(ladder, lifetime, member_id, _ActivityCheck([member_id], timezone.localdate(now)))
+        before = model_snapshot(member_level)
+        if target >= current:
+            member_level.below_since = None
+            member_level.save(update_fields=["below_since"])
+            return False
+        if target < 0:  # no level is left (the ladder has no 0-point level): the member holds none
+            audit_record(actor=None, action="member_level.demote", obj=member_level, before=before, after=None)
+            member_level.delete()
+            return True
+        member_level.level = ladder[target]
+        member_level.reached_at = now
+        member_level.below_since = None
+        member_level.save(update_fields=["level", "reached_at", "below_since"])
+        audit_record(
+            actor=None,
+            action="member_level.demote",
+            obj=member_level,
+            before=before,
+            after=model_snapshot(member_level),
+        )
+        return True
+
+
+# --- defaults ---------------------------------------------------------------------------------------------
+
+
+def levels_install_defaults(*, actor: Any | None = None) -> int:
+    """Create the default levels that are missing (matched on name or threshold). Returns how many."""
+    created = 0
+    with transaction.atomic():
+        names = set(Level.objects.values_list("name", flat=True))
+        thresholds = set(Level.objects.values_list("threshold", flat=True))
+        for name, threshold, privileges, discount, min_active_days in DEFAULT_LEVELS:
+            if name in names or threshold in thresholds:
+                continue
+            level = Level.objects.create(
+                name=name,
+                threshold=threshold,
+                privileges=privileges,
+                shop_discount_percent=discount,
+                min_active_days=min_active_days,
+            )
+            audit_record(actor=actor, action="level.create", obj=level, after=model_snapshot(level))
+            created += 1
+    return created

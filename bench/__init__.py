@@ -1,0 +1,1 @@
+"""Benchmarks for the hot paths, run by `make bench` (`python -m bench`)."""

@@ -1,0 +1,483 @@
+"""Leaderboard reads.
+
+Where a board comes from:
+
+- a finished period that has been frozen: its snapshot (never changes);
+- otherwise, with Redis configured and the period's board marked ready by a rebuild: Redis sorted sets, kept
+  up to date on every award (see `rewards.services.leaderboards`);
+- otherwise: the ledger, in one grouped SQL query with DENSE_RANK, cached for a second.
+
+Ranks are dense (equal points share a rank; the next total takes the next number). Redis' own ZREVRANK is not
+dense, so every board keeps a companion set of its distinct positive scores: a member's dense rank is one plus
+the number of distinct scores above theirs. Members with equal points are listed newest member first, the
+same order in Redis (reverse lexicographic on zero-padded ids) and in SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from community.errors import ServiceError
+from members.models import Member, Tag
+from rewards.models import LeaderboardSnapshot, LeaderboardSnapshotRow, PointEntry
+from rewards.models.leaderboards import Period, PeriodKind, period_parse
+
+logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 1000
+SQL_CACHE_SECONDS = 1  # short: an award must show on the live board within a second even without Redis
+SQL_CACHE_VERSION_KEY = "rewards:leaderboards:sql-version"
+
+# --- Redis plumbing (shared with the write side) -----------------------------------------------------------
+
+_clients: dict[str, redis.Redis] = {}
+_scripts: dict[tuple[str, str], Any] = {}
+_lock = threading.Lock()
+
+# Dense rank of one member: (ready?, score, number of distinct positive scores above it).
+RANK_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) <= 0 then return {1, '0', -1} end
+return {1, score, redis.call('ZCOUNT', KEYS[3], '(' .. score, '+inf')}
+"""
+
+
+def redis_client() -> redis.Redis | None:
+    """The Redis the live boards use (settings.REDIS_URL), or None when Redis is not configured."""
+    url = getattr(settings, "REDIS_URL", None)
+    if not url:
+        return None
+    client = _clients.get(url)
+    if client is None:
+        with _lock:
+            client = _clients.get(url)
+            if client is None:
+                client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+                _clients[url] = client
+    return client
+
+
+def redis_script(client: redis.Redis, name: str, source: str) -> Any:
+    """A registered Lua script (sent once, then called by its hash)."""
+    url = getattr(settings, "REDIS_URL", "") or ""
+    script = _scripts.get((url, name))
+    if script is None:
+        with _lock:
+            script = _scripts.setdefault((url, name), client.register_script(source))
+    return script
+
+
+def key_prefix() -> str:
+    """Namespace of the leaderboard keys: the cache's key prefix, so separate deployments (and test runs) on one
+    Redis never share boards. settings.HEARTH_LEADERBOARD_KEY_PREFIX overrides it."""
+    configured = getattr(settings, "HEARTH_LEADERBOARD_KEY_PREFIX", "")
+    if configured:
+        return configured
+    cache_prefix = settings.CACHES.get("default", {}).get("KEY_PREFIX") or "hearth"
+    return f"{cache_prefix}:lb"
+
+
+@dataclass(frozen=True)
+class BoardKeys:
+    board: str  # sorted set: member -> points in the period
+    scores: str  # sorted set of the distinct positive scores (dense ranks)
+    counts: str  # hash: score -> how many members have it (to know when a score leaves `scores`)
+
+
+def board_keys(kind: str, key: str, segment: str = "", *, prefix: str | None = None) -> BoardKeys:
+    name = f"b:{kind}:{key}" if not segment else f"s:{kind}:{key}:{segment}"
+    prefix = prefix or key_prefix()
+    return BoardKeys(f"{prefix}:z:{name}", f"{prefix}:d:{name}", f"{prefix}:c:{name}")
+
+
+def ready_key(kind: str, key: str, *, prefix: str | None = None) -> str:
+    """Present while the period's boards are complete (set by a rebuild, kept until the keys expire)."""
+    return f"{prefix or key_prefix()}:ready:{kind}:{key}"
+
+
+def segment_index_key(kind: str, key: str, *, prefix: str | None = None) -> str:
+    """The set of segments that have a board in the period (so a rebuild can drop boards of empty segments)."""
+    return f"{prefix or key_prefix()}:idx:{kind}:{key}"
+
+
+def member_token(member_id: int) -> str:
+    # Fixed width, so Redis' lexicographic order among equal scores is the order of member ids.
+    return f"{member_id:019d}"
+
+
+# --- segments ----------------------------------------------------------------------------------------------
+
+
+def member_segments(member_ids: Iterable[int] | None) -> dict[int, list[str]]:
+    """The leaderboard segments each member belongs to (None: every member who has one).
+
+    For now a member's segments are the operator tags on their profile; the segmentation capability will
+    replace this one function.
+    """
+    through = Member.tags.through
+    rows = through.objects.all()
+    if member_ids is not None:
+        ids = list(member_ids)
+        if not ids:
+            return {}
+        rows = rows.filter(member_id__in=ids)
+    segments: dict[int, list[str]] = defaultdict(list)
+    for member_id, name in rows.values_list("member_id", "tag__name").order_by("member_id", "tag__name"):
+        segments[member_id].append(name)
+    return dict(segments)
+
+
+def segment_names() -> list[str]:
+    """Every segment a board can be shown for."""
+    return list(Tag.objects.order_by("name").values_list("name", flat=True))
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    rank: int
+    member_id: int
+    display_name: str
+    points: int
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    period: Period
+    segment: str
+    rows: list[LeaderboardRow]
+    total: int  # members on the board (more than zero points in the period)
+    source: str  # "snapshot", "redis" or "sql"
+    snapshot: LeaderboardSnapshot | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's place on a board: `rank` is None when they have no points in the period (or segment)."""
+
+    member_id: int
+    rank: int | None
+    points: int
+
+
+def leaderboard_period(period_kind: str, period_key: str | None = None) -> Period:
+    """The period a request names, or a ServiceError naming the bad field."""
+    if period_kind not in PeriodKind.values:
+        raise ServiceError(
+            _("Choose a period: %(choices)s.") % {"choices": ", ".join(PeriodKind.values)}, field="period"
+        )
+    try:
+        return period_parse(period_kind, period_key)
+    except ValueError:
+        raise ServiceError(_("This is not a valid period key."), field="key") from None
+
+
+def _check_segment(segment: str) -> str:
+    segment = segment or ""
+    if len(segment) > 64:
+        raise ServiceError(_("A segment name has at most 64 characters."), field="segment")
+    return segment
+
+
+def _check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ServiceError(_("The limit must be from 1 to %(max)d.") % {"max": MAX_LIMIT}, field="limit")
+    return limit
+
+
+# --- the frozen source -------------------------------------------------------------------------------------
+
+
+def _frozen_snapshot(period: Period, segment: str) -> tuple[bool, LeaderboardSnapshot | None]:
+    """(frozen?, the segment's snapshot). A frozen period without a snapshot for the segment had nobody in it."""
+    if period.is_all_time or not period.has_ended():
+        return False, None
+    found = {
+        s.segment: s
+        for s in LeaderboardSnapshot.objects.filter(
+            period_kind=period.kind, period_key=period.key, segment__in={"", segment}
+        )
+    }
+    if "" not in found:
+        return False, None
+    return True, found.get(segment)
+
+
+def _snapshot_top(period: Period, segment: str, snapshot: LeaderboardSnapshot | None, limit: int) -> Leaderboard:
+    rows: list[LeaderboardRow] = []
+    if snapshot is not None:
+        rows = [
+            LeaderboardRow(row.rank, row.member_id, row.member.display_name, row.points)
+            for row in snapshot.rows.select_related("member").order_by("rank", "-member_id")[:limit]
+        ]
+    total = snapshot.member_count if snapshot is not None else 0
+    return Leaderboard(period, segment, rows, total, "snapshot", snapshot)
+
+
+# --- the Redis source --------------------------------------------------------------------------------------
+
+
+def _dense(items: list[tuple[str, float]]) -> list[tuple[int, int, int]]:
+    """(rank, member id, points) for items already in descending score order from the top of a board."""
+    ranked = []
+    rank, previous = 0, None
+    for token, score in items:
+        if score != previous:
+            rank, previous = rank + 1, score
+        ranked.append((rank, int(token), int(score)))
+    return ranked
+
+
+NAME_CACHE_SECONDS = 60  # a renamed member shows under the new name on live boards within a minute
+NAME_CACHE_SIZE = 100_000
+# Display names of members on live boards, per process: a board read then costs one Redis round trip and no
+# query. Forgotten when the boards are rebuilt (the "ready" stamp changes) and after NAME_CACHE_SECONDS.
+_names: dict[str, Any] = {"stamp": None, "entries": {}}
+
+
+def _display_names(member_ids: list[int], stamp: str) -> dict[int, str]:
+    if _names["stamp"] != stamp or len(_names["entries"]) > NAME_CACHE_SIZE:
+        _names.update(stamp=stamp, entries={})
+    entries: dict[int, tuple[str, float]] = _names["entries"]
+    now = time.monotonic()
+    names: dict[int, str] = {}
+    for member_id in member_ids:
+        hit = entries.get(member_id)
+        if hit is not None and hit[1] > now:
+            names[member_id] = hit[0]
+    missing = [member_id for member_id in member_ids if member_id not in names]
+    if missing:
+        fetched = dict(Member.objects.filter(pk__in=missing).values_list("pk", "display_name"))
+        for member_id, name in fetched.items():
+            entries[member_id] = (name, now + NAME_CACHE_SECONDS)
+        names.update(fetched)
+    return names
+
+
+def _redis_read(
+    client: redis.Redis, period: Period, segment: str, *, limit: int | None, member_id: int | None
+) -> tuple[Leaderboard | None, Standing | None] | None:
+    """The top `limit` and/or one member's standing in one round trip; None when the board is not ready."""
+    keys = board_keys(period.kind, period.key, segment)
+    ready = ready_key(period.kind, period.key)
+    pipe = client.pipeline(transaction=False)
+    pipe.get(ready)
+    if limit is not None:
+        pipe.zrevrangebyscore(keys.board, "+inf", "(0", start=0, num=limit, withscores=True)
+        pipe.zcount(keys.board, "(0", "+inf")
+    if member_id is not None:
+        redis_script(client, "rank", RANK_SCRIPT)(
+            keys=[ready, keys.board, keys.scores], args=[member_token(member_id)], client=pipe
+        )
+    answers = pipe.execute()
+    if not answers[0]:
+        return None
+    board = standing = None
+    if limit is not None:
+        ranked = _dense(answers[1])
+        names = _display_names([member for _rank, member, _points in ranked], answers[0])
+        rows = [LeaderboardRow(rank, m, names[m], points) for rank, m, points in ranked if m in names]
+        board = Leaderboard(period, segment, rows, int(answers[2]), "redis")
+    if member_id is not None:
+        answer = answers[-1]
+        if not answer[0]:
+            return None
+        points = int(float(answer[1]))
+        standing = Standing(member_id, int(answer[2]) + 1, points) if points > 0 else Standing(member_id, None, 0)
+    return board, standing
+
+
+# --- the SQL source ----------------------------------------------------------------------------------------
+
+
+def leaderboard_totals_sql(period: Period, segment: str) -> tuple[str, list[Any]]:
+    """SQL for each member's positive points total in the period (and segment), and its parameters."""
+    entries = PointEntry._meta.db_table
+    joins, where, params = "", [], []
+    if segment:
+        through = Member.tags.through._meta.db_table
+        tags = Tag._meta.db_table
+        joins = f" JOIN {through} mt ON mt.member_id = e.member_id JOIN {tags} tg ON tg.id = mt.tag_id"
+        where.append("tg.name = %s")
+        params.append(segment)
+    if period.starts_at is not None:
+        adapt = connection.ops.adapt_datetimefield_value
+        where += ["e.created_at >= %s", "e.created_at < %s"]
+        params += [adapt(period.starts_at), adapt(period.ends_at)]
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    sql = (
+        f"SELECT e.member_id AS member_id, SUM(e.lifetime_delta) AS points FROM {entries} e{joins}{condition} "  # noqa: S608
+        "GROUP BY e.member_id HAVING SUM(e.lifetime_delta) > 0"
+    )
+    return sql, params
+
+
+def _sql_top(period: Period, segment: str, limit: int) -> Leaderboard:
+    totals, params = leaderboard_totals_sql(period, segment)
+    members = Member._meta.db_table
+    sql = (
+        "SELECT t.member_id, m.display_name, t.points, DENSE_RANK() OVER (ORDER BY t.points DESC), "  # noqa: S608
+        f"COUNT(*) OVER () FROM ({totals}) t JOIN {members} m ON m.id = t.member_id "
+        "ORDER BY t.points DESC, t.member_id DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        fetched = cursor.fetchall()
+    rows = [LeaderboardRow(int(rank), member_id, name, int(points)) for member_id, name, points, rank, _t in fetched]
+    total = int(fetched[0][4]) if fetched else 0
+    return Leaderboard(period, segment, rows, total, "sql")
+
+
+def _sql_standing(member_id: int, period: Period, segment: str) -> Standing:
+    totals, params = leaderboard_totals_sql(period, segment)
+    sql = (
+        f"WITH totals AS ({totals}) SELECT own.points, "  # noqa: S608
+        "(SELECT COUNT(DISTINCT t.points) FROM totals t WHERE t.points > own.points) "
+        "FROM totals own WHERE own.member_id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, member_id])
+        found = cursor.fetchone()
+    if found is None:
+        return Standing(member_id, None, 0)
+    return Standing(member_id, int(found[1]) + 1, int(found[0]))
+
+
+def sql_cache_bump() -> None:
+    """Forget cached SQL boards (called after every posting commits)."""
+    try:
+        cache.incr(SQL_CACHE_VERSION_KEY)
+    except ValueError:
+        cache.add(SQL_CACHE_VERSION_KEY, 1, timeout=None)
+
+
+def _sql_cached(what: str, period: Period, segment: str, compute: Any) -> Any:
+    version = cache.get(SQL_CACHE_VERSION_KEY, 0)
+    digest = hashlib.sha256(segment.encode()).hexdigest()[:16]
+    key = f"rewards:leaderboards:sql:{version}:{period.kind}:{period.key}:{digest}:{what}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, SQL_CACHE_SECONDS)
+    return value
+
+
+# --- public reads ------------------------------------------------------------------------------------------
+
+
+def _read(
+    period: Period, segment: str, *, limit: int | None, member: Member | None
+) -> tuple[Leaderboard | None, Standing | None]:
+    member_id = member.pk if member is not None else None
+    frozen, snapshot = _frozen_snapshot(period, segment)
+    if frozen:
+        board = _snapshot_top(period, segment, snapshot, limit) if limit is not None else None
+        standing = None
+        if member_id is not None:
+            row = snapshot.rows.filter(member_id=member_id).first() if snapshot is not None else None
+            standing = Standing(member_id, row.rank, row.points) if row is not None else Standing(member_id, None, 0)
+        return board, standing
+    client = redis_client()
+    if client is not None:
+        try:
+            found = _redis_read(client, period, segment, limit=limit, member_id=member_id)
+        except redis.RedisError:
+            logger.warning("Leaderboard read from Redis failed; reading the ledger instead", exc_info=True)
+            found = None
+        if found is not None:
+            return found
+    board = None
+    if limit is not None:
+        board = _sql_cached(f"top:{limit}", period, segment, lambda: _sql_top(period, segment, limit))
+    standing = None
+    if member_id is not None:
+        standing = _sql_cached(f"me:{member_id}", period, segment, lambda: _sql_standing(member_id, period, segment))
+    return board, standing
+
+
+def leaderboard_top(
+    *, period_kind: str, period_key: str | None = None, segment: str = "", limit: int = 100
+) -> Leaderboard:
+    """The top `limit` members of a board with dense ranks and display names."""
+    period = leaderboard_period(period_kind, period_key)
+    board, _standing = _read(period, _check_segment(segment), limit=_check_limit(limit), member=None)
+    assert board is not None
+    return board
+
+
+def leaderboard_rank_for(
+    *, member: Member, period_kind: str, period_key: str | None = None, segment: str = ""
+) -> Standing:
+    """The member's own dense rank and points on a board, wherever they are on it."""
+    period = leaderboard_period(period_kind, period_key)
+    _board, standing = _read(period, _check_segment(segment), limit=None, member=member)
+    assert standing is not None
+    return standing
+
+
+def leaderboard_with_standing(
+    *, member: Member | None, period_kind: str, period_key: str | None = None, segment: str = "", limit: int = 100
+) -> tuple[Leaderboard, Standing | None]:
+    """The top of a board and the member's own place on it, read together (one Redis round trip)."""
+    period = leaderboard_period(period_kind, period_key)
+    board, standing = _read(period, _check_segment(segment), limit=_check_limit(limit), member=member)
+    assert board is not None
+    return board, standing
+
+
+def leaderboard_snapshots(
+    *, period_kind: str | None = None, segment: str | None = None
+) -> QuerySet[LeaderboardSnapshot]:
+    """Frozen boards, latest first."""
+    snapshots = LeaderboardSnapshot.objects.all()
+    if period_kind:
+        snapshots = snapshots.filter(period_kind=period_kind)
+    if segment is not None:
+        snapshots = snapshots.filter(segment=segment)
+    return snapshots.order_by("-ends_at", "period_kind", "segment", "-id")
+
+
+def snapshot_top_rows(
+    *, snapshots: Iterable[LeaderboardSnapshot], top: int = 10
+) -> dict[int, list[LeaderboardSnapshotRow]]:
+    """The top rows (rank ≤ `top`) of several snapshots in one query, by snapshot id."""
+    ids = [snapshot.pk for snapshot in snapshots]
+    rows: dict[int, list[LeaderboardSnapshotRow]] = {pk: [] for pk in ids}
+    if not ids:
+        return rows
+    for row in (
+        LeaderboardSnapshotRow.objects.filter(snapshot_id__in=ids, rank__lte=top)
+        .select_related("member")
+        .order_by("snapshot_id", "rank", "-member_id")
+    ):
+        rows[row.snapshot_id].append(row)
+    return rows
+
+
+def leaderboard_latest_snapshots(
+    *, segment: str = "", kinds: Iterable[str] = ("month", "week")
+) -> list[LeaderboardSnapshot]:
+    """The most recent frozen board of each kind (e.g. last month's and last week's), for "past periods"."""
+    latest = []
+    for kind in kinds:
+        snapshot = leaderboard_snapshots(period_kind=kind, segment=segment).first()
+        if snapshot is not None:
+            latest.append(snapshot)
+    return latest
