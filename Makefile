@@ -46,9 +46,19 @@ format: install
 bench: install
 	$(BIN)/python -m bench
 
+# One catalogue. Translations may also be written as partial catalogues in locale/zh_Hans/partials/*.po (one per
+# area, msgid/msgstr pairs): they are merged in, filling entries the main catalogue has not translated yet.
+# flock keeps two runs from rewriting the catalogue at the same time.
+PO := locale/zh_Hans/LC_MESSAGES/django.po
 messages: install
-	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=var
-	$(BIN)/python manage.py compilemessages --ignore=.venv
+	@mkdir -p var
+	flock var/messages.lock sh -c '\
+	  DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --no-location --ignore=.venv --ignore=var --ignore=tests --ignore=bench && \
+	  if ls locale/zh_Hans/partials/*.po >/dev/null 2>&1; then \
+	    msgcat --use-first -o var/messages-all.po $$(ls locale/zh_Hans/partials/*.po) $(PO) && \
+	    msgmerge --quiet --no-fuzzy-matching --no-wrap -o $(PO) var/messages-all.po $(PO); \
+	  fi && \
+	  DEBUG=true $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var'
 
 clean:
 	rm -rf $(VENV) var

@@ -10,9 +10,14 @@ from bench import harness
 
 def benchmarks() -> Sequence[harness.Benchmark]:
     # Imported here, once Django is set up: benchmark modules import models and services.
-    from bench import activity
+    from bench import activity, rewards_awards, rewards_leaderboards, rewards_shop
 
-    return [*activity.BENCHMARKS]
+    return [
+        *activity.BENCHMARKS,
+        *rewards_awards.BENCHMARKS,
+        *rewards_leaderboards.BENCHMARKS,
+        *rewards_shop.BENCHMARKS,
+    ]
 
 
 if __name__ == "__main__":

@@ -13,4 +13,3 @@ class CommunityConfig(AppConfig):
 
         # Staff groups are kept in step with the models each migration brings.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="community.roles.sync")
-

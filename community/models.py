@@ -128,6 +128,8 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # What the token may do ("members:read", "events:write", "points:award" …); the integrations app defines them.
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("API token")
@@ -147,3 +149,55 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class FollowUpTask(models.Model):
+    """An operator work item (跟进任务) raised by a job or a workflow: a quiet member, a leaver, an overdue item.
+
+    Every job files its tasks here with a `dedupe_key`, so running a job twice never files the same task twice.
+    The operator inbox lists them; services in `community.services` create them, the inbox's services work them.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        SNOOZED = "snoozed", _("Snoozed")
+        DONE = "done", _("Done")
+
+    kind = models.CharField(_("kind"), max_length=64, db_index=True)
+    title = models.CharField(_("title"), max_length=200)
+    detail = models.TextField(_("detail"), blank=True)
+    member = models.ForeignKey(
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="follow_up_tasks",
+        verbose_name=_("member"),
+    )
+    target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_up_tasks",
+        verbose_name=_("assignee"),
+    )
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
+    outcome = models.TextField(_("outcome"), blank=True)
+    dedupe_key = models.CharField(_("deduplication key"), max_length=160, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-created_at"], name="followup_status_created")]
+
+    def __str__(self) -> str:
+        return self.title

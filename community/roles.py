@@ -46,8 +46,10 @@ def roles_sync() -> None:
 def sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     from django.apps import apps
 
-    # post_migrate fires once per app; the last app's turn comes after every app's permissions exist.
-    if sender.name == list(apps.get_app_configs())[-1].name:
+    # post_migrate fires once per app that has models; the last such app's turn comes after every app's
+    # permissions exist.
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender.name == with_models[-1].name:
         roles_sync()
 
 

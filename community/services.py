@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from community import activity_hooks, notification_kinds
 from community.errors import ServiceError
-from community.models import Activity, ApiToken, AuditLog, Notification, NotificationPreference
+from community.models import Activity, ApiToken, AuditLog, FollowUpTask, Notification, NotificationPreference
 from members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -115,11 +115,19 @@ def record_activity(
         if dedupe_key is None:
             activity.save()
         else:
+            # A replay is the common case for a retried sender: answer it with one indexed read, no failed insert.
+            existing = Activity.objects.filter(dedupe_key=dedupe_key).first()
+            if existing is not None:
+                return existing
             try:
                 with transaction.atomic():
                     activity.save()
             except IntegrityError:
-                return Activity.objects.get(dedupe_key=dedupe_key)
+                # Lost a race for the same key; anything else (a bad foreign key) is a real error.
+                existing = Activity.objects.filter(dedupe_key=dedupe_key).first()
+                if existing is None:
+                    raise
+                return existing
         # Point rules, badges and the like react in this transaction: they commit or roll back with the activity.
         activity_hooks.run([activity])
     return activity
@@ -368,3 +376,49 @@ def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
             token.save(update_fields=["revoked_at"])
             audit_record(actor=actor, action="api_token.revoke", obj=token, before=before, after=model_snapshot(token))
     return token
+
+
+# --- follow-up tasks ----------------------------------------------------------------------------------------
+
+
+def follow_up_task_file(
+    *,
+    kind: str,
+    title: str,
+    member: Member | None = None,
+    target: models.Model | None = None,
+    detail: str = "",
+    url: str = "",
+    due_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    actor: Any | None = None,
+) -> tuple[FollowUpTask, bool]:
+    """File an operator follow-up task; with a `dedupe_key` a second call returns the first task (created=False).
+
+    Jobs pass a key such as "member_quiet:<member id>:<date>" so a run repeated for the same day files nothing new.
+    """
+    if dedupe_key is not None:
+        existing = FollowUpTask.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing, False
+    task = FollowUpTask(
+        kind=kind,
+        title=title[:200],
+        detail=detail,
+        member=member,
+        target_type=ContentType.objects.get_for_model(target) if target is not None else None,
+        target_id=str(target.pk) if target is not None else "",
+        url=url,
+        due_at=due_at,
+        dedupe_key=dedupe_key,
+    )
+    try:
+        with transaction.atomic():
+            task.save()
+    except IntegrityError:
+        existing = FollowUpTask.objects.filter(dedupe_key=dedupe_key).first() if dedupe_key else None
+        if existing is None:
+            raise
+        return existing, False
+    audit_record(actor=actor, action="follow_up_task.file", obj=task, after=model_snapshot(task))
+    return task, True

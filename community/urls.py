@@ -23,8 +23,11 @@ router.register("members", MemberViewSet, basename="member")
 api_v1 = [
     path("", include(router.urls)),
     path("notification-preferences/", api_views.NotificationPreferenceView.as_view(), name="notification-preferences"),
-    path("notification-preferences/<str:kind>/", api_views.NotificationPreferenceDetailView.as_view(),
-         name="notification-preference-detail"),
+    path(
+        "notification-preferences/<str:kind>/",
+        api_views.NotificationPreferenceDetailView.as_view(),
+        name="notification-preference-detail",
+    ),
 ]
 
 portal = [

@@ -85,12 +85,12 @@ class TagAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Member)
 class MemberAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["display_name", "email", "locale", "time_zone", "joined_at"]
-    list_filter = ["locale", "tags"]
+    list_display = ["display_name", "email", "status", "segment", "locale", "time_zone", "joined_at"]
+    list_filter = ["status", "segment", "locale", "tags"]
     search_fields = ["display_name", "user__email"]
     list_select_related = ["user"]
     autocomplete_fields = ["tags"]
-    readonly_fields = ["user", "joined_at"]
+    readonly_fields = ["user", "joined_at", "status", "left_at", "segment", "segment_changed_at"]
 
     @admin.display(description=_("email address"), ordering="user__email")
     def email(self, obj: Member) -> Any:

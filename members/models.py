@@ -75,6 +75,16 @@ class Tag(models.Model):
 class Member(models.Model):
     """The community profile created with every account."""
 
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        LEFT = "left", _("Left the program")
+        REMOVED = "removed", _("Removed from the program")
+
+    class Segment(models.TextChoices):
+        NOVICE = "novice", _("Novice")
+        ACTIVE = "active", _("Active")
+        LOYAL = "loyal", _("Loyal")
+
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member")
     display_name = models.CharField(_("display name"), max_length=80)
     avatar = models.ImageField(_("avatar"), upload_to="avatars/%Y/%m/", blank=True)
@@ -83,6 +93,11 @@ class Member(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="Asia/Shanghai")
     tags = models.ManyToManyField(Tag, blank=True, related_name="members", verbose_name=_("tags"))
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    left_at = models.DateTimeField(_("left at"), null=True, blank=True, db_index=True)
+    # Activity-based class, recomputed by a scheduled job (members.services); KPIs and rollups break down by it.
+    segment = models.CharField(_("segment"), max_length=16, choices=Segment.choices, default=Segment.NOVICE)
+    segment_changed_at = models.DateTimeField(_("segment changed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["display_name", "id"]

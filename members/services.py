@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from community import domain_events
+from community.errors import ServiceError
 from community.services import audit_record, model_snapshot, notify
 from members.models import Member, Tag
 
@@ -91,4 +95,32 @@ def member_tags_set(*, member: Member, tags: list[Tag], actor: Any) -> Member:
         member.tags.set(tags)
         after = sorted(tag.name for tag in tags)
         audit_record(actor=actor, action="member.tags_set", obj=member, before={"tags": before}, after={"tags": after})
+    return member
+
+
+@transaction.atomic
+def member_remove(*, member: Member, actor: Any, reason: str) -> Member:
+    """Remove a member from the program (移出社群): an operator's or moderator's decision, with its reason, audited.
+
+    The account stays (the ledger and feedback keep their author) but the member no longer takes part: the portal
+    and the API refuse contributions from anyone whose status is not active.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError(_("Give a reason for removing the member."), field="reason")
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status == Member.Status.REMOVED:
+        raise ServiceError(_("This member has already been removed."))
+    before = model_snapshot(member, ["status", "left_at"])
+    member.status = Member.Status.REMOVED
+    member.left_at = timezone.now()
+    member.save(update_fields=["status", "left_at"])
+    audit_record(
+        actor=actor,
+        action="member.remove",
+        obj=member,
+        before=before,
+        after={**model_snapshot(member, ["status", "left_at"]), "reason": reason},
+    )
+    domain_events.publish("member.removed", {"member_id": member.pk, "reason": reason})
     return member

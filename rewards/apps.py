@@ -17,6 +17,10 @@ class RewardsConfig(AppConfig):
 
         # Point rules award (or deduct) points for each activity as it is recorded, in the same transaction.
         activity_hooks.register(rules.rules_apply)
+        # Then badges whose criteria read the stream (streaks, counts of a verb) are checked for the same activities.
+        from rewards.services import badges
+
+        activity_hooks.register(badges.badges_evaluate_for_activities)
         # Rules and levels are read from a cache on every award; any change to them forgets it.
         for name, signal in (("saved", post_save), ("deleted", post_delete)):
             signal.connect(rules.rules_cache_forget, sender=PointRule, dispatch_uid=f"rewards.rule_{name}")

@@ -1,4 +1,4 @@
-"""Personas every endpoint is tried with: an operator, a member, and another member who must not see the first's data."""
+"""Personas every endpoint is tried with: an operator, a member, and another member who must not see theirs."""
 
 from __future__ import annotations
 

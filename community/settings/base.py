@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "feedback",
     "rewards",
     "analytics",
+    "engage",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -129,7 +131,9 @@ TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 try:
     ZoneInfo(TIME_ZONE)
 except (ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA time zone such as Asia/Shanghai, got {TIME_ZONE!r}.") from None
+    raise ImproperlyConfigured(
+        f"TIME_ZONE must be an IANA time zone such as Asia/Shanghai, got {TIME_ZONE!r}."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
@@ -235,7 +239,32 @@ CELERY_BEAT_SCHEDULE = {
         "task": "community.tasks.notification_emails_send_pending",
         "schedule": crontab(minute="*/10"),
     },
+    "rewards-leaderboards-freeze": {
+        "task": "rewards.tasks.leaderboards.leaderboards_freeze_finished",
+        "schedule": crontab(hour=0, minute=5),
+    },
+    "rewards-points-expiry": {"task": "rewards.tasks.shop.points_expiry_run", "schedule": crontab(hour=2, minute=15)},
+    "rewards-leaderboards-rebuild": {
+        "task": "rewards.tasks.leaderboards.leaderboards_rebuild",
+        "schedule": crontab(hour=3, minute=10),
+    },
     "rewards-ledger-verify": {"task": "rewards.tasks.ledger.ledger_verify", "schedule": crontab(hour=3, minute=30)},
+    "rewards-badges-evaluate-all": {
+        "task": "rewards.tasks.badges.badges_evaluate_all",
+        "schedule": crontab(hour=4, minute=0),
+    },
+    "rewards-levels-review": {
+        "task": "rewards.tasks.points.levels_review_daily",
+        "schedule": crontab(hour=4, minute=15),
+    },
+    "rewards-idempotency-prune": {
+        "task": "rewards.tasks.points.idempotency_records_prune",
+        "schedule": crontab(hour=4, minute=45),
+    },
+    "rewards-points-expiry-warn": {
+        "task": "rewards.tasks.shop.points_expiry_warn",
+        "schedule": crontab(hour=10, minute=0),
+    },
 }
 
 HEARTH_NOTIFICATION_EMAIL_MAX_ATTEMPTS = env_int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5, minimum=1)

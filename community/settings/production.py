@@ -1,10 +1,11 @@
 """Production: everything in base, plus the hardening `manage.py check --deploy` asks for."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from community.env import env_bool, env_int
 
 from .base import *  # noqa: F403
 from .base import DEBUG, SECRET_KEY
-from django.core.exceptions import ImproperlyConfigured
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be false with production settings.")

@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 
-from .base import *  # noqa: E402, F403
-from .base import CACHES, REST_FRAMEWORK  # noqa: E402
+from .base import *  # noqa: F403
+from .base import CACHES, REST_FRAMEWORK
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -20,3 +20,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# Several test runs may share one PostgreSQL server (developers working in parallel): a suffix keeps their test
+# databases apart.
+if _suffix := os.environ.get("HEARTH_TEST_DB_SUFFIX", ""):
+    from .base import DATABASES
+
+    _test_name = f"test_{DATABASES['default']['NAME']}_{_suffix}"
+    DATABASES["default"]["TEST"] = {**DATABASES["default"].get("TEST", {}), "NAME": _test_name}

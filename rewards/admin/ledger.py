@@ -15,8 +15,17 @@ from rewards.services import points_reverse
 class PointEntryAdmin(admin.ModelAdmin):
     """The ledger is append-only: entries are read here and undone only by a reversing entry."""
 
-    list_display = ["created_at", "member", "kind", "lifetime_delta", "spendable_delta", "reason", "rule",
-                    "rule_version", "actor"]
+    list_display = [
+        "created_at",
+        "member",
+        "kind",
+        "lifetime_delta",
+        "spendable_delta",
+        "reason",
+        "rule",
+        "rule_version",
+        "actor",
+    ]
     list_filter = ["kind", "rule"]
     search_fields = ["member__display_name", "member__user__email", "reason", "idempotency_key"]
     list_select_related = ["member", "rule", "actor"]

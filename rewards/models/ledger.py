@@ -39,9 +39,7 @@ class PointEntry(models.Model):
     source_id = models.CharField(_("source id"), max_length=64, blank=True)
     # Unique per source: the same award asked for twice (a retry, a race) lands once.
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
-    )
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -56,14 +54,13 @@ class PointEntry(models.Model):
             models.Index(fields=["member", "-created_at"], name="point_entry_member_time"),
             models.Index(fields=["created_at"], name="point_entry_time"),
             models.Index(
-                fields=["member", "expires_at"], condition=Q(kind="earn", expires_at__isnull=False),
+                fields=["member", "expires_at"],
+                condition=Q(kind="earn", expires_at__isnull=False),
                 name="point_entry_expiring",
             ),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(lifetime_delta=0, spendable_delta=0), name="point_entry_moves_points"
-            ),
+            models.CheckConstraint(condition=~Q(lifetime_delta=0, spendable_delta=0), name="point_entry_moves_points"),
             models.CheckConstraint(
                 condition=Q(lifetime_delta__gte=-MAX_ENTRY_POINTS, lifetime_delta__lte=MAX_ENTRY_POINTS)
                 & Q(spendable_delta__gte=-MAX_ENTRY_POINTS, spendable_delta__lte=MAX_ENTRY_POINTS),

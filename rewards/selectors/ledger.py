@@ -35,16 +35,23 @@ def ledger_drift(*, member_ids: list[int] | None = None) -> list[dict[str, Any]]
         sums = sums.filter(member_id__in=member_ids)
         balances = balances.filter(member_id__in=member_ids)
     drift = {
-        row.member_id: {"member_id": row.member_id, "lifetime": row.lifetime, "spendable": row.spendable,
-                        "ledger_lifetime": row.lifetime_sum, "ledger_spendable": row.spendable_sum}
+        row.member_id: {
+            "member_id": row.member_id,
+            "lifetime": row.lifetime,
+            "spendable": row.spendable,
+            "ledger_lifetime": row.lifetime_sum,
+            "ledger_spendable": row.spendable_sum,
+        }
         for row in balances
     }
     with_balance = PointBalance.objects.values_list("member_id", flat=True)
     for row in sums.exclude(member_id__in=with_balance):
         if row["lifetime_sum"] or row["spendable_sum"]:
-            drift[row["member_id"]] = {"member_id": row["member_id"], "lifetime": 0, "spendable": 0,
-                                       "ledger_lifetime": row["lifetime_sum"],
-                                       "ledger_spendable": row["spendable_sum"]}
+            drift[row["member_id"]] = {
+                "member_id": row["member_id"],
+                "lifetime": 0,
+                "spendable": 0,
+                "ledger_lifetime": row["lifetime_sum"],
+                "ledger_spendable": row["spendable_sum"],
+            }
     return sorted(drift.values(), key=lambda r: r["member_id"])
-
-

@@ -59,7 +59,7 @@ def _check_amount(amount: int) -> None:
 
 def _check_key(idempotency_key: str) -> None:
     if not idempotency_key or len(idempotency_key) > 200:
-        raise ServiceError(_("An idempotency key of 1–200 characters is required."), field="idempotency_key")
+        raise ServiceError(_("An idempotency key of 1 to 200 characters is required."), field="idempotency_key")
 
 
 def _ensure_balance_row(member_id: int) -> None:
@@ -73,8 +73,11 @@ def _apply_to_balance(member_id: int, lifetime_delta: int, spendable_delta: int)
         guard &= models.Q(spendable__gte=-spendable_delta)
     if lifetime_delta < 0:
         guard &= models.Q(lifetime__gte=-lifetime_delta)
-    changes = {"lifetime": F("lifetime") + lifetime_delta, "spendable": F("spendable") + spendable_delta,
-               "updated_at": timezone.now()}
+    changes = {
+        "lifetime": F("lifetime") + lifetime_delta,
+        "spendable": F("spendable") + spendable_delta,
+        "updated_at": timezone.now(),
+    }
     if PointBalance.objects.filter(guard).update(**changes):
         return
     # No row matched: either the member has too few points, or has no balance row yet (possibly being created
@@ -160,8 +163,18 @@ def points_award(
 ) -> LedgerResult:
     """Give a member points (both balances). The same idempotency key awards once."""
     _check_amount(amount)
-    return _post(member=member, kind=Kind.EARN, lifetime_delta=amount, spendable_delta=amount, reason=reason,
-                 idempotency_key=idempotency_key, actor=actor, rule=rule, source=source, expires_at=expires_at)
+    return _post(
+        member=member,
+        kind=Kind.EARN,
+        lifetime_delta=amount,
+        spendable_delta=amount,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        rule=rule,
+        source=source,
+        expires_at=expires_at,
+    )
 
 
 def points_deduct(
@@ -189,8 +202,17 @@ def points_deduct(
         lifetime_cut = min(amount, balance.lifetime)
         if not (spendable_cut or lifetime_cut):
             return None
-        return _post(member=member, kind=Kind.DEDUCT, lifetime_delta=-lifetime_cut, spendable_delta=-spendable_cut,
-                     reason=reason, idempotency_key=idempotency_key, actor=actor, rule=rule, source=source)
+        return _post(
+            member=member,
+            kind=Kind.DEDUCT,
+            lifetime_delta=-lifetime_cut,
+            spendable_delta=-spendable_cut,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            rule=rule,
+            source=source,
+        )
 
 
 def points_spend(
@@ -204,8 +226,16 @@ def points_spend(
 ) -> LedgerResult:
     """Spend points (the shop). Refused with ServiceError(code="insufficient_points") if the member has too few."""
     _check_amount(amount)
-    return _post(member=member, kind=Kind.SPEND, lifetime_delta=0, spendable_delta=-amount, reason=reason,
-                 idempotency_key=idempotency_key, actor=actor, source=source)
+    return _post(
+        member=member,
+        kind=Kind.SPEND,
+        lifetime_delta=0,
+        spendable_delta=-amount,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        source=source,
+    )
 
 
 def points_refund(
@@ -219,24 +249,45 @@ def points_refund(
 ) -> LedgerResult:
     """Give back spent points (a cancelled redemption): spendable only."""
     _check_amount(amount)
-    return _post(member=member, kind=Kind.REFUND, lifetime_delta=0, spendable_delta=amount, reason=reason,
-                 idempotency_key=idempotency_key, actor=actor, source=source)
+    return _post(
+        member=member,
+        kind=Kind.REFUND,
+        lifetime_delta=0,
+        spendable_delta=amount,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        source=source,
+    )
 
 
 def points_expire(*, member: Member, amount: int, reason: str, idempotency_key: str) -> LedgerResult:
     """Expire unspent points (the expiry job): spendable only; lifetime and levels are kept."""
     _check_amount(amount)
-    return _post(member=member, kind=Kind.EXPIRE, lifetime_delta=0, spendable_delta=-amount, reason=reason,
-                 idempotency_key=idempotency_key)
+    return _post(
+        member=member,
+        kind=Kind.EXPIRE,
+        lifetime_delta=0,
+        spendable_delta=-amount,
+        reason=reason,
+        idempotency_key=idempotency_key,
+    )
 
 
 def points_reverse(*, entry: PointEntry, actor: Any, reason: str) -> LedgerResult:
     """Undo an entry with a new, opposite entry (never by editing it). Each entry can be reversed once."""
     if entry.kind == Kind.REVERSAL:
         raise ServiceError(_("A reversal cannot itself be reversed; make a new entry instead."))
-    return _post(member=entry.member, kind=Kind.REVERSAL, lifetime_delta=-entry.lifetime_delta,
-                 spendable_delta=-entry.spendable_delta, reason=reason or _("Reversal"),
-                 idempotency_key=f"reversal:{entry.pk}", actor=actor, reverses=entry)
+    return _post(
+        member=entry.member,
+        kind=Kind.REVERSAL,
+        lifetime_delta=-entry.lifetime_delta,
+        spendable_delta=-entry.spendable_delta,
+        reason=reason or _("Reversal"),
+        idempotency_key=f"reversal:{entry.pk}",
+        actor=actor,
+        reverses=entry,
+    )
 
 
 @dataclass(frozen=True)
@@ -251,8 +302,19 @@ class BulkAward:
 
 
 _BULK_COLUMNS = (
-    "member_id", "kind", "lifetime_delta", "spendable_delta", "reason", "rule_id", "rule_version",
-    "source_type_id", "source_id", "idempotency_key", "expires_at", "actor_id", "created_at",
+    "member_id",
+    "kind",
+    "lifetime_delta",
+    "spendable_delta",
+    "reason",
+    "rule_id",
+    "rule_version",
+    "source_type_id",
+    "source_id",
+    "idempotency_key",
+    "expires_at",
+    "actor_id",
+    "created_at",
 )
 
 
@@ -280,10 +342,18 @@ def points_award_bulk(*, awards: Sequence[BulkAward], actor: Any | None = None, 
                         content_types[model] = ContentType.objects.get_for_model(model).pk
                     source_type_id = content_types[model]
                 params += [
-                    award.member_id, Kind.EARN.value, award.amount, award.amount, award.reason[:200],
-                    award.rule.pk if award.rule else None, award.rule.version if award.rule else None,
-                    source_type_id, str(award.source.pk) if award.source is not None else "",
-                    award.idempotency_key, ops.adapt_datetimefield_value(award.expires_at), actor_id,
+                    award.member_id,
+                    Kind.EARN.value,
+                    award.amount,
+                    award.amount,
+                    award.reason[:200],
+                    award.rule.pk if award.rule else None,
+                    award.rule.version if award.rule else None,
+                    source_type_id,
+                    str(award.source.pk) if award.source is not None else "",
+                    award.idempotency_key,
+                    ops.adapt_datetimefield_value(award.expires_at),
+                    actor_id,
                     ops.adapt_datetimefield_value(now),
                 ]
             row = "(" + ", ".join(["%s"] * len(_BULK_COLUMNS)) + ")"

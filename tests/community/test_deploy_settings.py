@@ -13,14 +13,18 @@ STRONG_KEY = "k" * 20 + "Z9x#Q2m!T7v@L4p$W8r^" + "y" * 20
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
-    environment.update({"DJANGO_SETTINGS_MODULE": "community.settings.production", "HEARTH_VAR_DIR": str(ROOT / "var"), **env})
+    environment.update(
+        {"DJANGO_SETTINGS_MODULE": "community.settings.production", "HEARTH_VAR_DIR": str(ROOT / "var"), **env}
+    )
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
     )
 
 
 def test_production_settings_pass_deploy_check():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="community.example.com")
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="community.example.com"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -19,16 +19,17 @@ def parsed(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
     collector.feed(html)
     return collector.tags
 
+
 PAYLOADS = [
     "<script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",
     "[click](javascript:alert(1))",
-    "<a href=\"javascript:alert(1)\">x</a>",
+    '<a href="javascript:alert(1)">x</a>',
     "<svg onload=alert(1)>",
-    "<iframe src=\"https://evil.example\"></iframe>",
-    "![x](x\" onerror=\"alert(1))",
-    "<div style=\"background:url(javascript:alert(1))\">x</div>",
-    "<form action=\"https://evil.example\"><input name=q></form>",
+    '<iframe src="https://evil.example"></iframe>',
+    '![x](x" onerror="alert(1))',
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    '<form action="https://evil.example"><input name=q></form>',
 ]
 
 

@@ -795,12 +795,6 @@ def test_role_membership_grants_the_permissions(operator, moderator, analyst):
     assert roles.is_operator(operator.user) and not roles.is_operator(moderator.user)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="roles.sync_after_migrate waits for the last app's post_migrate, but the last app (analytics) has no "
-    "models module so Django never sends it one; the groups are only made by ensure_operator. Remove this marker "
-    "once community/roles.py keys on the last app that has models.",
-)
 def test_migrating_creates_the_staff_groups():
     # No roles_sync() here: the test database was just migrated.
     assert set(Group.objects.filter(name__in=roles.ROLES).values_list("name", flat=True)) == set(roles.ROLES)

@@ -64,15 +64,32 @@ def test_a_seven_day_streak_badge_is_awarded_once(member, streak_badge):
     assert AuditLog.objects.filter(action="badge.award", object_id=str(earned[0].pk)).exists()
 
 
-@pytest.fixture
-def badge_hook():
-    """The badges activity hook registered (as rewards' AppConfig.ready() is to do), removed afterwards."""
+@pytest.fixture(autouse=True)
+def _badge_hook_off():
+    """Most tests here call the evaluation by hand, so the hook rewards' AppConfig registers is set aside."""
     from community import activity_hooks
 
     before = list(activity_hooks._HOOKS)
-    activity_hooks.register(badges_evaluate_for_activities)
+    activity_hooks._HOOKS[:] = [hook for hook in before if hook is not badges_evaluate_for_activities]
     yield
     activity_hooks._HOOKS[:] = before
+
+
+@pytest.fixture
+def badge_hook():
+    """The badges activity hook as rewards' AppConfig.ready() registers it."""
+    from community import activity_hooks
+
+    activity_hooks.register(badges_evaluate_for_activities)
+
+
+def test_the_badge_hook_is_registered_by_the_app():
+    from community import activity_hooks
+    from rewards.apps import RewardsConfig
+
+    activity_hooks._HOOKS.clear()
+    RewardsConfig.ready(RewardsConfig.create("rewards"))
+    assert badges_evaluate_for_activities in activity_hooks._HOOKS
 
 
 def test_checking_in_seven_days_running_earns_the_badge_through_the_hook(member, streak_badge, badge_hook):

@@ -99,8 +99,10 @@ def test_reversal_is_a_new_entry_and_happens_once(member, operator):
 def test_bulk_award_skips_used_keys_and_updates_balances(django_assert_max_num_queries):
     members = MemberFactory.create_batch(5)
     points_award(member=members[0], amount=5, reason="earlier", idempotency_key="event:1:m0")
-    awards = [BulkAward(member_id=m.pk, amount=5, idempotency_key=f"event:1:m{i}", reason="attended")
-              for i, m in enumerate(members)]
+    awards = [
+        BulkAward(member_id=m.pk, amount=5, idempotency_key=f"event:1:m{i}", reason="attended")
+        for i, m in enumerate(members)
+    ]
     assert points_award_bulk(awards=awards, batch_size=2) == 4
     assert points_award_bulk(awards=awards) == 0
     assert [selectors.balance_for_member(member=m).lifetime for m in members] == [5] * 5
@@ -148,8 +150,9 @@ def _run_parallel(count: int, workers: int, fn) -> list:
 @pytest.mark.django_db(transaction=True)
 def test_the_same_award_retried_100_times_in_parallel_lands_once():
     member = MemberFactory()
-    results = _run_parallel(100, 20, lambda i: points_award(member=member, amount=5, reason="retry",
-                                                             idempotency_key="same-award"))
+    results = _run_parallel(
+        100, 20, lambda i: points_award(member=member, amount=5, reason="retry", idempotency_key="same-award")
+    )
     assert all(not isinstance(r, Exception) for r in results), [r for r in results if isinstance(r, Exception)]
     assert sum(r.created for r in results) == 1
     assert PointEntry.objects.filter(member=member).count() == 1
@@ -162,8 +165,9 @@ def test_the_same_award_retried_100_times_in_parallel_lands_once():
 def test_parallel_spends_never_overdraw():
     member = MemberFactory()
     points_award(member=member, amount=100, reason="start", idempotency_key="start")
-    results = _run_parallel(50, 16, lambda i: points_spend(member=member, amount=7, reason="race",
-                                                            idempotency_key=f"spend-{i}"))
+    results = _run_parallel(
+        50, 16, lambda i: points_spend(member=member, amount=7, reason="race", idempotency_key=f"spend-{i}")
+    )
     spent = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, ServiceError)]
     assert len(spent) == 100 // 7 and len(spent) + len(refused) == 50
@@ -175,8 +179,9 @@ def test_parallel_spends_never_overdraw():
 @pytest.mark.django_db(transaction=True)
 def test_parallel_awards_to_one_member_are_all_counted():
     member = MemberFactory()
-    results = _run_parallel(200, 16, lambda i: points_award(member=member, amount=3, reason="many",
-                                                             idempotency_key=f"many-{i}"))
+    results = _run_parallel(
+        200, 16, lambda i: points_award(member=member, amount=3, reason="many", idempotency_key=f"many-{i}")
+    )
     assert [r for r in results if isinstance(r, Exception)] == []
     balance = selectors.balance_for_member(member=member)
     assert (balance.lifetime, balance.spendable) == (600, 600)

@@ -19,10 +19,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from community.models import Activity
 from community.services import ActivityInput, activities_record_bulk, audit_record, notifications_mark_read, notify
 from members import demo as members_demo
 from members.demo import CORE, LAPSED, LURKER, OCCASIONAL, REGULAR, DemoMember, local_moment
 from members.models import Member
+from rewards.demo import badges as rewards_badges_demo
+from rewards.demo import points as rewards_points_demo
+from rewards.demo import shop as rewards_shop_demo
 
 WELCOMED_MEMBERS = 10  # the newest members find a welcome notification in their inbox
 LAPSED_QUIET_DAYS = 21  # a lapsed member has done nothing for at least this long
@@ -76,15 +80,26 @@ class Command(BaseCommand):
         started = time.monotonic()
         now = timezone.now()
         with transaction.atomic():
+            activities_before = Activity.objects.count()
             demo_members = members_demo.members_seed(count=members, seed=seed, now=now, join_days=days + 30)
             activities = activities_seed(demo_members=demo_members, seed=seed, now=now, days=days)
             notifications = notifications_seed(demo_members=demo_members)
+            # Rewards in dependency order: points and levels first, then badges (they read both), then the shop.
+            demo_member_rows = [d.member for d in demo_members]
+            rewards_lines = [
+                rewards_points_demo.seed(rng=random.Random(f"{seed}:points"), members=demo_member_rows),
+                rewards_badges_demo.seed(rng=random.Random(f"{seed}:badges"), members=demo_member_rows),
+                rewards_shop_demo.seed(rng=random.Random(f"{seed}:shop"), members=demo_member_rows),
+            ]
+            # Other apps' demo data records activity too (levels reached, badges earned): count them all.
+            activities = Activity.objects.count() - activities_before
             summary = {
                 "members": len(demo_members),
                 "activities": activities,
                 "activity_days": days,
                 "notifications": notifications,
                 "seed": seed,
+                "rewards": rewards_lines,
             }
             audit_record(actor=None, action="demo.seed", after=summary)
 
@@ -96,6 +111,8 @@ class Command(BaseCommand):
                 f"{activities} activities over {days} days, {notifications} notifications."
             )
         )
+        for line in rewards_lines:
+            self.stdout.write(f"  {line}")
         self.stdout.write(
             f"Every demo member signs in with their e-mail and the password {members_demo.DEMO_PASSWORD!r} "
             f"(e.g. {example})."
