@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import CommandError, call_command
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
 
@@ -107,6 +108,8 @@ def seeded_snapshot(*args: str) -> dict[str, list[tuple]]:
         seed(*args)
         taken = snapshot()
         transaction.set_rollback(True)
+    # Caches (rules, level ladder) outlive the rollback; the next run must not read the rolled-back rows.
+    cache.clear()
     return taken
 
 
