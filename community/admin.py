@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
@@ -9,7 +10,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from community import services
-from community.models import Activity, ApiToken, AuditLog, Notification, NotificationPreference
+from community.models import (
+    Activity,
+    ApiToken,
+    AuditLog,
+    Notification,
+    NotificationEmailSetting,
+    NotificationPreference,
+)
 
 
 def admin_snapshot(obj: Model) -> dict[str, Any]:
@@ -104,9 +112,29 @@ class AuditLogAdmin(ReadOnlyAdmin):
     readonly_fields = ["created_at", "actor", "action", "object_type", "object_id", "object_repr", "before", "after"]
 
 
+class ApiTokenAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("What the token may do. Choose none for full access."),
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["scopes"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from integrations.scopes import choices
+
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [(name, f"{name} — {label}") for name, label in choices()]
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    form = ApiTokenAdminForm
+    list_display = ["name", "user", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__email", "prefix"]
     list_select_related = ["user"]
@@ -120,6 +148,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Only the scopes are editable here, and they change through the audited service.
+        services.api_token_scopes_set(actor=request.user, token=obj, scopes=form.cleaned_data.get("scopes") or [])
+
     @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         revoked = 0
@@ -130,3 +162,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
             request,
             ngettext("Revoked %(count)d token.", "Revoked %(count)d tokens.", revoked) % {"count": revoked},
         )
+
+
+@admin.register(NotificationEmailSetting)
+class NotificationEmailSettingAdmin(ReadOnlyAdmin):
+    """Each member's e-mail frequency and bounce state; clear a bounce once the address is fixed."""
+
+    list_display = ["member", "frequency", "bounced_at", "bounce_reason", "last_digest_at"]
+    list_filter = ["frequency", "bounced_at"]
+    search_fields = ["member__display_name", "member__user__email"]
+    list_select_related = ["member"]
+    actions = ["clear_bounce"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and request.user.has_perm("community.change_notificationemailsetting")
+
+    @admin.action(description=_("Clear the bounce (the address works again)"), permissions=["change"])
+    def clear_bounce(self, request: HttpRequest, queryset: Any) -> None:
+        from community import notifications
+
+        for setting in queryset.filter(bounced_at__isnull=False).select_related("member"):
+            notifications.email_bounce_clear(member=setting.member, actor=request.user)
+        self.message_user(request, _("Bounces cleared."))

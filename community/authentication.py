@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from community.api.permissions import TokenHasScope, token_scope_allows
 from community.models import ApiToken
 from community.services import api_token_hash
 
@@ -30,6 +31,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(raw_key)).first()
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked API token."))
+        # Scopes are enforced here, once per request, so no API view can forget them (see integrations.scopes).
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if view is not None and not token_scope_allows(token, view, request.method):
+            raise exceptions.PermissionDenied(TokenHasScope.message)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -44,6 +44,8 @@ class Notification(models.Model):
         SENT = "sent", _("sent")
         SKIPPED = "skipped", _("not sent (preference)")
         FAILED = "failed", _("failed")
+        DIGEST = "digest", _("waiting for the digest")
+        BOUNCED = "bounced", _("not sent (address bounced)")
 
     member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(_("kind"), max_length=64)
@@ -70,6 +72,7 @@ class Notification(models.Model):
                 fields=["member"], condition=Q(read_at__isnull=True, show_in_portal=True), name="notification_unread"
             ),
             models.Index(fields=["email_status"], condition=Q(email_status="pending"), name="notification_email_due"),
+            models.Index(fields=["member"], condition=Q(email_status="digest"), name="notification_digest_due"),
         ]
 
     def __str__(self) -> str:
@@ -91,6 +94,30 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}:{self.kind}"
+
+
+class NotificationEmailSetting(models.Model):
+    """How a member's address takes email: each message, or a daily/weekly digest; and whether it bounced."""
+
+    class Frequency(models.TextChoices):
+        IMMEDIATE = "immediate", _("Each message as it comes")
+        DAILY = "daily", _("A daily digest")
+        WEEKLY = "weekly", _("A weekly digest")
+
+    member = models.OneToOneField("members.Member", on_delete=models.CASCADE, related_name="email_setting")
+    frequency = models.CharField(
+        _("email frequency"), max_length=10, choices=Frequency.choices, default=Frequency.IMMEDIATE
+    )
+    bounced_at = models.DateTimeField(_("address bounced at"), null=True, blank=True)
+    bounce_reason = models.CharField(_("bounce reason"), max_length=255, blank=True)
+    last_digest_at = models.DateTimeField(_("last digest sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("email setting")
+        verbose_name_plural = _("email settings")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}:{self.frequency}"
 
 
 class AuditLog(models.Model):

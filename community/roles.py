@@ -16,7 +16,7 @@ MODERATOR = "moderator"
 ANALYST = "analyst"
 ROLES = (OPERATOR, MODERATOR, ANALYST)
 
-HEARTH_APPS = ("community", "members", "feedback", "rewards", "analytics")
+HEARTH_APPS = ("community", "members", "feedback", "rewards", "analytics", "engage", "integrations")
 
 # Operators run the program: every permission on the community's own apps and its schedule.
 OPERATOR_APPS = (*HEARTH_APPS, "django_celery_beat", "account")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
+import smtplib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from community import activity_hooks, notification_kinds
+from community import activity_hooks, notification_kinds, notifications
 from community.errors import ServiceError
 from community.models import Activity, ApiToken, AuditLog, FollowUpTask, Notification, NotificationPreference
 from members.models import Member
@@ -183,16 +184,68 @@ def activities_record_bulk(*, entries: Sequence[ActivityInput], batch_size: int 
             keyed.setdefault(row.dedupe_key, row)  # the first entry with a key wins, as one at a time would
     chunk = min(connection.features.max_query_params or KEY_LOOKUP_CHUNK, KEY_LOOKUP_CHUNK)
     with transaction.atomic():
-        seen = _dedupe_keys_recorded(list(keyed), chunk=chunk)
-        new_keys = [key for key in keyed if key not in seen]
         # Rows without a key cannot conflict, so the database hands back their ids; keyed rows may race another
-        # writer, so they are inserted ignoring conflicts and read back by key.
+        # writer, so they are inserted ignoring conflicts.
         Activity.objects.bulk_create(unkeyed, batch_size=batch_size)
-        Activity.objects.bulk_create([keyed[key] for key in new_keys], batch_size=batch_size, ignore_conflicts=True)
-        recorded = unkeyed + _activities_with_dedupe_keys(new_keys, chunk=chunk)
+        if connection.vendor == "postgresql":
+            # The database itself says which keys were new (RETURNING): no look-up before, no read-back after.
+            # Product usage events arrive by the thousand, so this path is the hot one.
+            recorded_keyed = _insert_keyed_returning(list(keyed.values()), batch_size=batch_size)
+        else:
+            seen = _dedupe_keys_recorded(list(keyed), chunk=chunk)
+            new_keys = [key for key in keyed if key not in seen]
+            Activity.objects.bulk_create([keyed[key] for key in new_keys], batch_size=batch_size, ignore_conflicts=True)
+            recorded_keyed = _activities_with_dedupe_keys(new_keys, chunk=chunk)
+        recorded = unkeyed + recorded_keyed
         recorded.sort(key=lambda activity: (activity.occurred_at, activity.pk))
         activity_hooks.run(recorded)
     return len(rows)
+
+
+def _insert_keyed_returning(rows: list[Activity], *, batch_size: int) -> list[Activity]:
+    """PostgreSQL: insert keyed rows with one `INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING RETURNING` per
+    batch; returns the rows actually inserted (a key recorded before, or by a concurrent writer, is skipped)."""
+    table = Activity._meta.db_table
+    now = timezone.now()
+    inserted: list[Activity] = []
+    # The batch travels as one JSON document (one parameter): quoting thousands of array elements one by one
+    # costs more than the insert itself.
+    sql = (
+        f"INSERT INTO {table} (member_id, verb, target_type_id, target_id, data, occurred_at, local_date, "  # noqa: S608
+        "dedupe_key, recorded_at) SELECT u.m, u.v, u.t, u.i, u.d, u.o, u.l, u.k, %s "
+        "FROM jsonb_to_recordset(%s::jsonb) AS u(m bigint, v text, t integer, i text, d jsonb, o timestamptz, "
+        "l date, k text) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+    )
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        document = json.dumps(
+            [
+                {
+                    "m": row.member_id,
+                    "v": row.verb,
+                    "t": row.target_type_id,
+                    "i": row.target_id,
+                    "d": row.data,
+                    "o": row.occurred_at.isoformat(),
+                    "l": row.local_date.isoformat(),
+                    "k": row.dedupe_key,
+                }
+                for row in batch
+            ],
+            cls=DjangoJSONEncoder,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, document])
+            returned = cursor.fetchall()
+        by_key = {row.dedupe_key: row for row in batch}
+        for pk, key in returned:
+            row = by_key[key]
+            row.pk = pk
+            row.recorded_at = now
+            row._state.adding = False
+            row._state.db = connection.alias
+            inserted.append(row)
+    return inserted
 
 
 def _dedupe_keys_recorded(keys: list[str], *, chunk: int) -> set[str]:
@@ -239,6 +292,12 @@ def notify(
         title = render_to_string(f"notifications/{kind}/title.txt", template_context).strip()
         body = render_to_string(f"notifications/{kind}/body.txt", template_context).strip()
     can_email = by_email and member.user.is_active and bool(member.user.email)
+    # A digest reader's e-mail waits for the digest; a bounced address gets none.
+    email_status = (
+        notifications.status_for_mode(notifications.email_mode(member=member))
+        if can_email
+        else Notification.EmailStatus.SKIPPED
+    )
     notification = Notification.objects.create(
         member=member,
         kind=kind,
@@ -247,9 +306,9 @@ def notify(
         url=url,
         context=_jsonable(dict(context or {})),
         show_in_portal=in_portal,
-        email_status=Notification.EmailStatus.PENDING if can_email else Notification.EmailStatus.SKIPPED,
+        email_status=email_status,
     )
-    if can_email:
+    if email_status == Notification.EmailStatus.PENDING:
         from community.tasks import notification_send_email
 
         # Robust: with the broker down the change still succeeds; the email stays pending for the sweep.
@@ -309,17 +368,35 @@ def notification_email_send(*, notification_id: int) -> bool:
         if notification is None:
             return False
         member = notification.member
-        context = {"notification": notification, "member": member, "site_url": settings.SITE_URL}
+        if notifications.email_mode(member=member) == "bounced":
+            notification.email_status = Notification.EmailStatus.BOUNCED
+            notification.save(update_fields=["email_status"])
+            return False
+        context = {
+            "notification": notification,
+            "member": member,
+            "site_url": settings.SITE_URL,
+            "unsubscribe_url": notifications.unsubscribe_url(member_id=member.pk, kind=notification.kind),
+        }
         with translation.override(member.locale):
             text = render_to_string("notifications/email.txt", context)
             html = render_to_string("notifications/email.html", context)
         message = EmailMultiAlternatives(
-            subject=notification.title, body=text, to=[member.user.email], from_email=settings.DEFAULT_FROM_EMAIL
+            subject=notification.title,
+            body=text,
+            to=[member.user.email],
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            headers=notifications.email_headers(member_id=member.pk, kind=notification.kind),
         )
         message.attach_alternative(html, "text/html")
         notification.email_attempts += 1
         try:
             message.send()
+        except smtplib.SMTPRecipientsRefused as error:
+            # The server refused the address itself: a permanent failure, retrying would never help.
+            notification.save(update_fields=["email_attempts"])
+            notifications.email_bounce_record(email=member.user.email, reason=str(error)[:255])
+            return False
         except Exception:  # any transport failure: count it, keep the row pending for the retry sweep
             logger.exception("Sending notification %s by email failed", notification.pk)
             if notification.email_attempts >= settings.HEARTH_NOTIFICATION_EMAIL_MAX_ATTEMPTS:
@@ -341,8 +418,25 @@ def api_token_hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-def api_token_create(*, user: Any, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """Create a named token; returns it with the secret, which is shown once and never stored."""
+def api_token_clean_scopes(scopes: Iterable[str] | None) -> list[str]:
+    """Known scope names, sorted and without repeats; an empty list means a full-access token."""
+    from integrations import scopes as scope_registry
+
+    cleaned = sorted({str(scope).strip() for scope in (scopes or [])})
+    unknown = scope_registry.unknown(cleaned)
+    if unknown:
+        raise ServiceError(_("Unknown scope: %(scopes)s.") % {"scopes": ", ".join(unknown)}, field="scopes")
+    return cleaned
+
+
+def api_token_create(
+    *, user: Any, name: str, expires_at: datetime | None = None, scopes: Iterable[str] | None = None
+) -> tuple[ApiToken, str]:
+    """Create a named token; returns it with the secret, which is shown once and never stored.
+
+    `scopes` narrows what the token may do (see `integrations.scopes`); none means full access.
+    """
+    scopes = api_token_clean_scopes(scopes)
     name = name.strip()
     if not name:
         raise ServiceError(_("A token needs a name."), field="name")
@@ -360,6 +454,7 @@ def api_token_create(*, user: Any, name: str, expires_at: datetime | None = None
                     prefix=raw_key[4 : 4 + TOKEN_PREFIX_LENGTH],
                     key_hash=api_token_hash(raw_key),
                     expires_at=expires_at,
+                    scopes=scopes,
                 )
         except IntegrityError:
             raise ServiceError(_("You already have an active token with this name."), field="name") from None
@@ -375,6 +470,23 @@ def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
             audit_record(actor=actor, action="api_token.revoke", obj=token, before=before, after=model_snapshot(token))
+    return token
+
+
+def api_token_scopes_set(*, actor: Any, token: ApiToken, scopes: Iterable[str]) -> ApiToken:
+    """Change what a token may do (its owner in the portal or API, an operator in the admin); audited."""
+    cleaned = api_token_clean_scopes(scopes)
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is not None:
+            raise ServiceError(_("This token is revoked."), field="scopes")
+        if token.scopes != cleaned:
+            before = model_snapshot(token, ["scopes"])
+            token.scopes = cleaned
+            token.save(update_fields=["scopes"])
+            audit_record(
+                actor=actor, action="api_token.scopes_set", obj=token, before=before, after={"scopes": cleaned}
+            )
     return token
 
 

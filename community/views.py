@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -14,10 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from community import selectors, services
+from community import notification_kinds, notifications, selectors, services
 from community.errors import ServiceError
+from community.models import NotificationEmailSetting
 from members.forms import LanguageForm, ProfileForm
 from members.services import member_ensure, member_profile_update
 
@@ -80,7 +84,43 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
                 )
         messages.success(request, _("Your notification settings are saved."))
         return redirect("portal:notification_settings")
-    return render(request, "portal/notification_settings.html", {"rows": rows})
+    frequency = NotificationEmailSetting.objects.filter(member=member).values_list("frequency", flat=True).first()
+    context = {
+        "rows": rows,
+        "frequency": frequency or NotificationEmailSetting.Frequency.IMMEDIATE,
+        "frequencies": NotificationEmailSetting.Frequency.choices,
+    }
+    return render(request, "portal/notification_settings.html", context)
+
+
+@login_required
+@require_POST
+def notification_email_frequency(request: HttpRequest) -> HttpResponse:
+    """Each message by e-mail, or a daily or weekly digest."""
+    try:
+        notifications.email_frequency_set(
+            member=member_ensure(user=request.user), frequency=request.POST.get("frequency", ""), actor=request.user
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Your notification settings are saved."))
+    return redirect("portal:notification_settings")
+
+
+@csrf_exempt  # the signed token is the credential; mail clients POST it without a session (RFC 8058)
+def notification_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """One-click unsubscribe from an e-mail: GET shows a confirmation (link scanners change nothing), POST acts."""
+    try:
+        member, kind = notifications.unsubscribe_token_read(token)
+    except ServiceError:
+        return render(request, "portal/unsubscribe.html", {"invalid": True}, status=404)
+    label = None if kind == notifications.ALL_KINDS else str(notification_kinds.get(kind).label)
+    done = False
+    if request.method == "POST":
+        notifications.unsubscribe(token=token)
+        done = True
+    return render(request, "portal/unsubscribe.html", {"label": label, "done": done, "member": member})
 
 
 @login_required
@@ -105,6 +145,18 @@ class TokenForm(forms.Form):
     expires_at = forms.DateTimeField(
         label=gettext_lazy("Expires at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
+    scopes = forms.MultipleChoiceField(
+        label=gettext_lazy("Scopes"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("What the token may do. Choose none for full access."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from integrations.scopes import choices
+
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [(name, f"{name} — {label}") for name, label in choices()]
 
 
 @login_required

@@ -17,6 +17,9 @@ from community.views import set_language_cookie
 from members.models import Member
 from members.services import member_create
 
+# Set on the request by the application form (members.views.apply) while it signs a visitor up.
+APPLYING_FLAG = "_hearth_applying"
+
 # The domain django.contrib.sites gives its first row until an operator names the site.
 PLACEHOLDER_SITE_DOMAIN = "example.com"
 
@@ -47,6 +50,8 @@ class AccountAdapter(DefaultAccountAdapter):
                     user=user,
                     display_name=form.cleaned_data.get("display_name", ""),
                     locale="zh-hans" if (language or "").startswith("zh") else "en",
+                    # An applicant is welcomed when accepted, not when the application form creates the account.
+                    welcome=not getattr(request, APPLYING_FLAG, False),
                 )
         return user
 

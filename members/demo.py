@@ -267,3 +267,371 @@ def members_seed(*, count: int, seed: int, now: datetime, join_days: int) -> lis
             links.append(Member.tags.through(member_id=member.pk, tag_id=tags[name].pk))
     Member.tags.through.objects.bulk_create(links)
     return demo_members
+
+
+# --- recruitment: rounds, questionnaires, applications with usage data, decisions ------------------------------
+
+AGE_BANDS = ("18-24", "25-34", "25-34", "35-44", "45-54")
+OCCUPATIONS = (
+    "Product manager",
+    "Designer",
+    "Engineer",
+    "Student",
+    "Marketer",
+    "Teacher",
+    "产品经理",
+    "工程师",
+    "学生",
+)
+INTERESTS = ("automation", "design", "data", "mobile", "privacy", "integrations", "效率", "协作")
+NEEDS = (
+    "Wants faster sync between devices.",
+    "Needs an offline mode for travel.",
+    "希望有更好的团队协作功能。",
+    "Struggles with the import from spreadsheets.",
+    "",
+)
+PERSONA_USAGE = {  # (active days of 30, session minutes, tenure days, content created) ranges per persona
+    CORE: ((20, 30), (25, 60), (200, 700), (10, 40)),
+    REGULAR: ((10, 22), (10, 35), (90, 400), (3, 15)),
+    OCCASIONAL: ((2, 10), (3, 15), (30, 300), (0, 4)),
+    LAPSED: ((0, 5), (2, 10), (60, 400), (0, 3)),
+    LURKER: ((0, 3), (1, 5), (5, 120), (0, 1)),
+}
+
+
+def _decision_templates() -> int:
+    from members.models import DecisionTemplate
+
+    texts = {
+        ("accepted", "en"): (
+            "Welcome aboard, {{ name }}!",
+            "Hi {{ name }}, you are in: welcome to {{ round }}. Your portal is ready — say hello in the community "
+            "and join the next roadmap preview.",
+        ),
+        ("accepted", "zh-hans"): (
+            "欢迎加入核心用户计划，{{ name }}！",  # noqa: RUF001 - Chinese punctuation
+            "{{ name }}，你好！恭喜你入选{{ round }}。"  # noqa: RUF001 - Chinese punctuation
+            "你的专属门户已经开通，欢迎来社群打个招呼，并参加下一次路线图分享会。",  # noqa: RUF001
+        ),
+        ("waitlisted", "en"): (
+            "You are on the waitlist for {{ round }}",
+            "Hi {{ name }}, thank you for applying. All places are taken for now; we will write as soon as one "
+            "frees up.",
+        ),
+        ("waitlisted", "zh-hans"): (
+            "你已进入{{ round }}的候补名单",
+            "{{ name }}，你好！感谢你的申请。目前名额已满，一旦有空缺我们会第一时间通知你。",  # noqa: RUF001
+        ),
+        ("rejected", "en"): (
+            "About your application to {{ round }}",
+            "Hi {{ name }}, thank you for applying to {{ round }}. This time we could not offer you a place "
+            "({{ reason }}). We hope to hear from you in a future round.",
+        ),
+        ("rejected", "zh-hans"): (
+            "关于你申请{{ round }}的结果",
+            "{{ name }}，你好！感谢你申请{{ round }}。"  # noqa: RUF001 - Chinese punctuation
+            "很遗憾这次未能入选（{{ reason }}）。期待在之后的招募批次再见到你。",  # noqa: RUF001
+        ),
+    }
+    created = 0
+    for (kind, language), (subject, body) in texts.items():
+        _template, was_created = DecisionTemplate.objects.get_or_create(
+            kind=kind, language=language, defaults={"subject": subject, "body": body}
+        )
+        created += was_created
+    return created
+
+
+def _questionnaire(round, questions: list[tuple]) -> list:
+    from members.models import Choice, NumberRange, Question
+
+    made = []
+    for position, (kind, text, options) in enumerate(questions, start=1):
+        question = Question.objects.create(
+            round=round,
+            kind=kind,
+            text=text,
+            position=position,
+            required=kind not in ("long_text", "multiple"),
+            weight=options.get("weight", 1),
+            scale_max=options.get("scale_max", 5),
+            points_if_answered=options.get("per_step", 0),
+        )
+        for index, (label, points, knockout, segment) in enumerate(options.get("choices", ())):
+            Choice.objects.create(
+                question=question, position=index, label=label, points=points, knockout=knockout, segment=segment
+            )
+        for minimum, maximum, points, knockout in options.get("ranges", ()):
+            NumberRange.objects.create(
+                question=question, minimum=minimum, maximum=maximum, points=points, knockout=knockout
+            )
+        made.append(question)
+    return made
+
+
+def _answers_for(rng: random.Random, questions: list, keen: float) -> list[dict]:
+    rows = []
+    for question in questions:
+        choices = list(question.choices.all())
+        entry = {"question": question, "choice_ids": [], "number": None, "text": ""}
+        if question.kind == "single":
+            weights = [max(0.05, float(c.points) * keen + 1) * (0.03 if c.knockout else 1) for c in choices]
+            entry["choice_ids"] = [rng.choices(choices, weights=weights)[0].pk]
+        elif question.kind == "multiple":
+            entry["choice_ids"] = sorted(c.pk for c in choices if rng.random() < 0.3 + 0.4 * keen)
+        elif question.kind == "number":
+            entry["number"] = round(rng.uniform(0, 20) * (0.3 + keen), 1)
+        elif question.kind == "scale":
+            entry["number"] = min(question.scale_max, max(1, round(rng.gauss(2 + keen * 3, 1))))
+        elif rng.random() < 0.3 + 0.6 * keen:
+            entry["text"] = rng.choice(EN_BIOS)
+        if entry["choice_ids"] or entry["number"] is not None or entry["text"]:
+            rows.append(entry)
+    return rows
+
+
+KEENNESS = {CORE: 0.95, REGULAR: 0.7, OCCASIONAL: 0.4, LAPSED: 0.3, LURKER: 0.1}
+
+
+def _applications(
+    rng: random.Random, *, target_round, questions: list, demo: list[tuple[Member, str]], start, end
+) -> list:
+    from members.models import Answer, Application, UsageMetric
+
+    span = max((end - start).total_seconds(), 60)
+    applications = [
+        Application(
+            round=target_round,
+            member=member,
+            language=member.locale,
+            submitted_at=start + timedelta(seconds=rng.uniform(0, span)),
+            source=Application.Source.API if rng.random() < 0.15 else Application.Source.PORTAL,
+        )
+        for member, _persona in demo
+    ]
+    Application.objects.bulk_create(applications)
+    answers, metrics = [], []
+    for application, (_member, persona) in zip(applications, demo, strict=True):
+        keen = KEENNESS[persona]
+        for row in _answers_for(rng, questions, keen):
+            answers.append(
+                Answer(
+                    application=application,
+                    question=row["question"],
+                    choice_ids=row["choice_ids"],
+                    number=row["number"],
+                    text=row["text"],
+                )
+            )
+            if row["choice_ids"] and not application.segment:
+                for choice in row["question"].choices.all():
+                    if choice.pk in row["choice_ids"] and choice.segment:
+                        application.segment = choice.segment
+        if rng.random() < 0.85:  # some candidates are unknown to the product's analytics
+            days, minutes, tenure, content = PERSONA_USAGE[persona]
+            metrics.append(
+                UsageMetric(
+                    application=application,
+                    active_days_30=rng.randint(*days),
+                    session_minutes=round(rng.uniform(*minutes), 1),
+                    tenure_days=rng.randint(*tenure),
+                    paid=rng.random() < {CORE: 0.6, REGULAR: 0.4}.get(persona, 0.15),
+                    willing_to_pay=rng.random() < 0.4,
+                    content_created=rng.randint(*content),
+                )
+            )
+    Answer.objects.bulk_create(answers, batch_size=2000)
+    UsageMetric.objects.bulk_create(metrics, batch_size=2000)
+    Application.objects.bulk_update([a for a in applications if a.segment], ["segment"], batch_size=1000)
+    return applications
+
+
+def _personas(rng: random.Random, members: list[Member]) -> None:
+    for member in members:
+        if rng.random() < 0.7:
+            member.age_band = rng.choice(AGE_BANDS)
+            member.occupation = rng.choice(OCCUPATIONS)
+            member.interests = ", ".join(rng.sample(INTERESTS, rng.randint(1, 3)))
+            member.needs = rng.choice(NEEDS)
+    Member.objects.bulk_update(members, ["age_band", "occupation", "interests", "needs"], batch_size=1000)
+
+
+def seed(*, rng: random.Random, members: list[Member]) -> str:
+    """Two recruitment rounds: a closed seed-user round (decided, most places taken) and an open beta round with
+    a scored queue (usage data imported, a few decisions and interviews). Returns a one-line summary."""
+    from django.utils import timezone
+
+    from community.errors import ServiceError
+    from members.models import Application, Round, RoundQuota
+    from members.services import decisions, scoring, segmentation
+
+    now = timezone.now()
+    _decision_templates()
+    segmentation.segmentation_settings()
+    _personas(rng, members)
+    personas = _persona_guess(members)
+
+    seed_round = Round.objects.create(
+        name="种子用户招募 · 第一期",
+        slug=_unique_slug("seed-users-1"),
+        description="第一批核心用户：和产品团队一起打磨产品。",  # noqa: RUF001 - Chinese punctuation
+        opens_at=now - timedelta(days=120),
+        closes_at=now - timedelta(days=90),
+        capacity=max(1, len(members) // 5),
+    )
+    seed_questions = _questionnaire(
+        seed_round,
+        [
+            (
+                "single",
+                "你平时多久使用一次我们的产品？",  # noqa: RUF001 - Chinese punctuation
+                {"choices": [("每天", 10, False, ""), ("每周几次", 6, False, ""), ("很少", 1, False, "")]},
+            ),
+            ("scale", "你有多愿意给我们提建议？", {"scale_max": 5, "per_step": 2}),  # noqa: RUF001
+            ("long_text", "你最希望我们改进什么？", {"per_step": 3}),  # noqa: RUF001
+        ],
+    )
+    beta_round = Round.objects.create(
+        name="Beta testers — winter",
+        slug=_unique_slug("beta-testers-winter"),
+        description="Try new features a month early and talk with the product team every fortnight.",
+        opens_at=now - timedelta(days=10),
+        closes_at=now + timedelta(days=20),
+        capacity=max(1, len(members) // 10),
+        usage_points=40,
+    )
+    RoundQuota.objects.create(round=beta_round, segment="students", places=max(1, len(members) // 60))
+    beta_questions = _questionnaire(
+        beta_round,
+        [
+            (
+                "single",
+                "What describes you best?",
+                {
+                    "choices": [
+                        ("Developer", 10, False, "developers"),
+                        ("Designer", 8, False, "designers"),
+                        ("Student", 5, False, "students"),
+                        ("I work for a competing product", 0, True, ""),
+                    ]
+                },
+            ),
+            (
+                "multiple",
+                "Which platforms do you use?",
+                {"choices": [("Web", 2, False, ""), ("iOS", 3, False, ""), ("Android", 3, False, "")]},
+            ),
+            (
+                "number",
+                "How many hours a week do you spend in the product?",
+                {
+                    "weight": 2,
+                    "ranges": [(None, 1, 0, True), (1, 5, 2, False), (5, 15, 4, False), (15, None, 6, False)],
+                },
+            ),
+            ("scale", "How comfortable are you with unfinished features?", {"scale_max": 10, "per_step": 1}),
+            ("short_text", "Which feature would you test first?", {"per_step": 2}),
+            ("long_text", "Tell us about a time the product let you down.", {"per_step": 4}),
+        ],
+    )
+
+    ordered = sorted(members, key=lambda m: m.joined_at)
+    early = [(m, personas[m.pk]) for m in ordered[: len(ordered) * 2 // 5]]
+    later = [(m, personas[m.pk]) for m in ordered[len(ordered) * 2 // 5 :] if rng.random() < 0.55]
+    _applications(
+        rng,
+        target_round=seed_round,
+        questions=seed_questions,
+        demo=early,
+        start=seed_round.opens_at,
+        end=seed_round.closes_at,
+    )
+    _applications(
+        rng, target_round=beta_round, questions=beta_questions, demo=later, start=beta_round.opens_at, end=now
+    )
+    for scored_round in (seed_round, beta_round):
+        scoring.round_score(round_id=scored_round.pk)
+
+    # The seed round was decided long ago: best scores accepted up to capacity, the next ones waitlisted.
+    queue = list(
+        Application.objects.filter(round=seed_round)
+        .order_by("-scorecard__total", "id")
+        .values_list("pk", "scorecard__knocked_out")
+    )
+    accept_ids = [pk for pk, knocked in queue if not knocked][: seed_round.capacity]
+    rest = [pk for pk, _knocked in queue if pk not in set(accept_ids)]
+    decided_at = seed_round.closes_at + timedelta(days=3)
+    Application.objects.filter(pk__in=accept_ids).update(
+        status=Application.Status.ACCEPTED, stage=Application.Stage.ACCEPTED, decided_at=decided_at
+    )
+    Application.objects.filter(pk__in=rest[: len(rest) // 3]).update(
+        status=Application.Status.WAITLISTED, decided_at=decided_at
+    )
+    Application.objects.filter(pk__in=rest[len(rest) // 3 :]).update(
+        status=Application.Status.REJECTED, decision_reason=Application.Reason.CAPACITY, decided_at=decided_at
+    )
+
+    # The beta round is being reviewed: a few decisions and interviews through the services (audited, notified).
+    beta_queue = list(
+        Application.objects.filter(round=beta_round, scorecard__knocked_out=False)
+        .order_by("-scorecard__total", "id")
+        .values_list("pk", flat=True)
+    )
+    decided = 0
+    for pk in beta_queue[: max(1, beta_round.capacity // 2)]:
+        try:
+            decisions.application_decide(application=Application(pk=pk), status=Application.Status.ACCEPTED, actor=None)
+            decided += 1
+        except ServiceError:  # a quota may be full; the demo just moves on
+            continue
+    for pk in beta_queue[beta_round.capacity : beta_round.capacity + 3]:
+        decisions.interview_schedule(
+            application=Application(pk=pk),
+            scheduled_at=now + timedelta(days=rng.randint(1, 6), hours=rng.randint(1, 8)),
+            location="https://meet.example.com/beta",
+            actor=None,
+        )
+    knocked = list(
+        Application.objects.filter(round=beta_round, scorecard__knocked_out=True).values_list("pk", flat=True)[:5]
+    )
+    for pk in knocked:
+        decisions.application_decide(
+            application=Application(pk=pk), status=Application.Status.REJECTED, reason="knocked_out", actor=None
+        )
+    total = Application.objects.filter(round__in=[seed_round, beta_round]).count()
+    return (
+        f"recruitment: 2 rounds, {total} applications with usage data, {len(accept_ids)} seed users accepted, "
+        f"{decided} beta testers accepted, {len(knocked)} rejected"
+    )
+
+
+def _unique_slug(base: str) -> str:
+    from members.models import Round
+
+    slug, number = base, 1
+    while Round.objects.filter(slug=slug).exists():  # a second demo run on the same database
+        number += 1
+        slug = f"{base}-{number}"
+    return slug
+
+
+def _persona_guess(members: list[Member]) -> dict[int, str]:
+    """The persona behind each demo member, read back from the activity stream (seed_demo records it first)."""
+    from django.db.models import Count
+
+    from community.models import Activity
+
+    counts = dict(
+        Activity.objects.filter(member__in=members)
+        .values("member_id")
+        .annotate(n=Count("id"))
+        .values_list("member_id", "n")
+    )
+    guess = {}
+    for member in members:
+        n = counts.get(member.pk, 0)
+        guess[member.pk] = (
+            CORE if n > 120 else REGULAR if n > 50 else OCCASIONAL if n > 10 else LAPSED if n > 3 else LURKER
+        )
+    return guess

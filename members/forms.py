@@ -24,8 +24,18 @@ class SignupProfileForm(forms.Form):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = Member
-        fields = ["display_name", "avatar", "bio", "locale", "time_zone"]
-        widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        fields = [
+            "display_name",
+            "avatar",
+            "bio",
+            "locale",
+            "time_zone",
+            "age_band",
+            "occupation",
+            "interests",
+            "needs",
+        ]
+        widgets = {"bio": forms.Textarea(attrs={"rows": 4}), "needs": forms.Textarea(attrs={"rows": 3})}
 
     def clean_avatar(self) -> Any:
         avatar = self.cleaned_data.get("avatar")
@@ -37,3 +47,61 @@ class ProfileForm(forms.ModelForm):
 class LanguageForm(forms.Form):
     language = forms.ChoiceField(choices=settings.LANGUAGES)
     next = forms.CharField(required=False)
+
+
+class ApplicationForm(forms.Form):
+    """The screening questionnaire of a round, one field per question (`q_<question id>`)."""
+
+    def __init__(self, *args: Any, questions: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from members.models import Question
+
+        self.questions = questions
+        for question in questions:
+            options = {"label": question.text, "required": question.required, "help_text": question.help_text}
+            kind = question.kind
+            if kind == Question.Kind.SINGLE:
+                field: forms.Field = forms.ChoiceField(
+                    choices=[(c.pk, c.label) for c in question.choices.all()], widget=forms.RadioSelect, **options
+                )
+            elif kind == Question.Kind.MULTIPLE:
+                field = forms.MultipleChoiceField(
+                    choices=[(c.pk, c.label) for c in question.choices.all()],
+                    widget=forms.CheckboxSelectMultiple,
+                    **options,
+                )
+            elif kind == Question.Kind.NUMBER:
+                field = forms.DecimalField(max_digits=12, decimal_places=2, **options)
+            elif kind == Question.Kind.SCALE:
+                field = forms.TypedChoiceField(
+                    choices=[(n, str(n)) for n in range(1, question.scale_max + 1)],
+                    coerce=int,
+                    widget=forms.RadioSelect(attrs={"class": "scale"}),
+                    **options,
+                )
+            elif kind == Question.Kind.SHORT_TEXT:
+                field = forms.CharField(max_length=200, **options)
+            else:
+                field = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), **options)
+            self.fields[f"q_{question.pk}"] = field
+
+    def answers(self) -> dict[int, Any]:
+        return {question.pk: self.cleaned_data.get(f"q_{question.pk}") for question in self.questions}
+
+
+class LeaveForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Why are you leaving?"), choices=(), widget=forms.RadioSelect)
+    detail = forms.CharField(
+        label=_("Anything else you want to tell us?"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    would_return = forms.BooleanField(label=_("I might come back one day"), required=False)
+    confirm = forms.BooleanField(label=_("Yes, I want to leave the program"), required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from members.models import ExitSurvey
+
+        self.fields["reason"].choices = ExitSurvey.Reason.choices

@@ -1,9 +1,115 @@
+"""Reads of the members app: member lists, rounds, the review queue, funnels and segment counts.
+
+The funnel, round-membership and segment-count functions are contracts other apps (analytics, engage) rely on.
+"""
+
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
 
-from members.models import Member
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from community.models import Activity
+from members.models import Application, Member, Round
+
+# Best score first; applications not scored yet (no scorecard) go last, not first as PostgreSQL's DESC would put them.
+BEST_FIRST = F("scorecard__total").desc(nulls_last=True)
 
 
 def member_list() -> QuerySet[Member]:
     return Member.objects.select_related("user").prefetch_related("tags").order_by("display_name", "id")
+
+
+# --- contracts for other apps ------------------------------------------------------------------------------
+
+
+def application_funnel(
+    *,
+    start: datetime,
+    end: datetime,
+    round_id: int | None = None,
+    member_ids: Collection[int] | None = None,
+) -> dict[str, int]:
+    """Applications submitted in [start, end) that reached at least each stage (applied ≥ screened ≥ …)."""
+    applications = Application.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+    if round_id is not None:
+        applications = applications.filter(round_id=round_id)
+    if member_ids is not None:
+        applications = applications.filter(member_id__in=list(member_ids))
+    S = Application.Stage
+    return applications.aggregate(
+        applied=Count("id"),
+        screened=Count("id", filter=Q(stage__gte=S.SCREENED)),
+        interviewed=Count("id", filter=Q(stage__gte=S.INTERVIEWED)),
+        accepted=Count("id", filter=Q(stage__gte=S.ACCEPTED)),
+    )
+
+
+def round_member_ids(*, round_id: int) -> list[int]:
+    """Members accepted in the round (also those who left since: a cohort keeps its leavers)."""
+    return list(
+        Application.objects.filter(round_id=round_id, stage=Application.Stage.ACCEPTED)
+        .exclude(status=Application.Status.REJECTED)
+        .order_by("member_id")
+        .values_list("member_id", flat=True)
+        .distinct()
+    )
+
+
+def rounds_list() -> list[tuple[int, str]]:
+    """(id, name) of every round, newest first."""
+    return list(Round.objects.order_by("-opens_at", "id").values_list("id", "name"))
+
+
+def members_segment_counts() -> dict[str, int]:
+    """Members in the program (status active) per segment; every segment is present."""
+    counts = dict.fromkeys(Member.Segment.values, 0)
+    rows = Member.objects.filter(status=Member.Status.ACTIVE).values("segment").annotate(n=Count("id"))
+    counts.update({row["segment"]: row["n"] for row in rows})
+    return counts
+
+
+# --- rounds and applications ----------------------------------------------------------------------------------
+
+
+def rounds_open(*, now: datetime | None = None) -> QuerySet[Round]:
+    now = now or timezone.now()
+    return Round.objects.filter(opens_at__lte=now, closes_at__gt=now).order_by("closes_at", "id")
+
+
+def round_with_questions(*, slug: str) -> Round:
+    return Round.objects.prefetch_related("questions__choices").get(slug=slug)
+
+
+def applications_for_member(*, member: Member) -> QuerySet[Application]:
+    return (
+        Application.objects.filter(member=member)
+        .select_related("round")
+        .prefetch_related("interviews")
+        .order_by("-submitted_at", "-id")
+    )
+
+
+def review_queue() -> QuerySet[Application]:
+    """Applications with everything a review row shows, best score first."""
+    return Application.objects.select_related("member__user", "round", "scorecard", "usage").order_by(
+        BEST_FIRST, "submitted_at", "id"
+    )
+
+
+def round_places(*, round: Round) -> dict[str, Any]:
+    accepted = Application.objects.filter(round=round, status=Application.Status.ACCEPTED).count()
+    return {"capacity": round.capacity, "accepted": accepted, "free": max(round.capacity - accepted, 0)}
+
+
+def activity_counts(*, start: datetime, end: datetime) -> dict[int, int]:
+    """Activities per member in [start, end): what segmentation classifies on."""
+    return dict(
+        Activity.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .values("member_id")
+        .annotate(n=Count("id"))
+        .values_list("member_id", "n")
+    )

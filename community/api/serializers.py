@@ -67,12 +67,35 @@ class ActivitySerializer(serializers.ModelSerializer):
         return obj.target_type.model if obj.target_type_id else None
 
 
+def _scope_field(**kwargs: Any) -> serializers.ListField:
+    from integrations.scopes import SCOPES
+
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(SCOPES)),
+        max_length=len(SCOPES),
+        help_text='What the token may do, e.g. ["events:write", "members:read"]. Empty or left out: full '
+        "access (everything the account may do). A token made by a scoped token must be scoped within it.",
+        **kwargs,
+    )
+
+
 class ApiTokenSerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
+    scopes = _scope_field(required=False)
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+            "is_active",
+        ]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at", "is_active"]
         extra_kwargs = {"expires_at": {"required": False, "allow_null": True}}
 
@@ -82,6 +105,10 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
+
+
+class ApiTokenScopesSerializer(serializers.Serializer):
+    scopes = _scope_field()
 
 
 class HealthSerializer(serializers.Serializer):

@@ -6,19 +6,19 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from community import health, notification_kinds, roles, selectors, services
+from community import health, notification_kinds, notifications, roles, selectors, services
 from community.api import serializers as s
-from community.api.permissions import HasMemberProfile
-from community.models import Activity, ApiToken, Notification
+from community.api.permissions import HasMemberProfile, IsOperator
+from community.models import Activity, ApiToken, Notification, NotificationEmailSetting
 
 ERRORS = {
     400: OpenApiResponse(
@@ -46,6 +46,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = s.NotificationSerializer
     permission_classes = [IsAuthenticated, HasMemberProfile]
+    required_scopes = {"read": ["notifications:read"], "write": ["notifications:write"]}
     filterset_fields = {"kind": ["exact"], "read_at": ["isnull"]}
     ordering_fields = ["created_at"]
 
@@ -80,10 +81,68 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
         return Response({"unread": selectors.notification_unread_count(member=request.user.member)})
 
 
+class BounceSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class BounceResultSerializer(serializers.Serializer):
+    members = serializers.IntegerField(help_text="How many members the address belongs to (0 or 1).")
+
+
+class NotificationBounceView(APIView):
+    """Operators (or the mail provider's webhook, with an operator token): an address bounced — stop e-mailing it."""
+
+    permission_classes = [IsAuthenticated, IsOperator]
+
+    @extend_schema(request=BounceSerializer, responses={200: BounceResultSerializer, **error_responses(400, 401, 403)})
+    def post(self, request: Request) -> Response:
+        body = BounceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        count = notifications.email_bounce_record(actor=request.user, **body.validated_data)
+        return Response({"members": count})
+
+
+class EmailFrequencySerializer(serializers.Serializer):
+    frequency = serializers.ChoiceField(choices=NotificationEmailSetting.Frequency.choices)
+    bounced = serializers.BooleanField(read_only=True)
+
+
+class NotificationEmailView(APIView):
+    """How often the signed-in member gets e-mail: each message, or a daily or weekly digest."""
+
+    permission_classes = [IsAuthenticated, HasMemberProfile]
+
+    def _answer(self, member: Any) -> Response:
+        setting = NotificationEmailSetting.objects.filter(member=member).first()
+        return Response(
+            {
+                "frequency": setting.frequency if setting else NotificationEmailSetting.Frequency.IMMEDIATE,
+                "bounced": bool(setting and setting.bounced_at),
+            }
+        )
+
+    @extend_schema(responses={200: EmailFrequencySerializer, **error_responses(401, 403)})
+    def get(self, request: Request) -> Response:
+        return self._answer(request.user.member)
+
+    @extend_schema(
+        request=EmailFrequencySerializer, responses={200: EmailFrequencySerializer, **error_responses(400, 401, 403)}
+    )
+    def put(self, request: Request) -> Response:
+        body = EmailFrequencySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        notifications.email_frequency_set(
+            member=request.user.member, frequency=body.validated_data["frequency"], actor=request.user
+        )
+        return self._answer(request.user.member)
+
+
 class NotificationPreferenceView(APIView):
     """Which channels each kind of notification reaches the signed-in member by."""
 
     permission_classes = [IsAuthenticated, HasMemberProfile]
+    required_scopes = ["notifications:read"]
 
     @extend_schema(responses={200: s.NotificationPreferenceSerializer(many=True), **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
@@ -94,6 +153,7 @@ class NotificationPreferenceDetailView(APIView):
     """Choose the channels one kind of notification reaches the signed-in member by."""
 
     permission_classes = [IsAuthenticated, HasMemberProfile]
+    required_scopes = ["notifications:write"]
 
     @extend_schema(
         request=s.NotificationPreferenceSerializer,
@@ -142,6 +202,7 @@ class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = s.ActivitySerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = ["activity:read"]
     filterset_class = ActivityFilter
     ordering_fields = ["occurred_at"]
 
@@ -167,6 +228,13 @@ class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
         return super().retrieve(request, *args, **kwargs)
 
 
+def _check_scopes_within_token(request: Request, scopes: list[str]) -> None:
+    """A scoped token may hand out only scopes it holds itself, and never a full-access token."""
+    granted = getattr(request.auth, "scopes", None) if isinstance(request.auth, ApiToken) else None
+    if granted and (not scopes or not set(scopes) <= set(granted)):
+        raise PermissionDenied(_("A scoped token can only give a new token scopes it holds itself."))
+
+
 class ApiTokenViewSet(
     mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
@@ -174,6 +242,7 @@ class ApiTokenViewSet(
 
     serializer_class = s.ApiTokenSerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = ["tokens:manage"]
     filterset_fields: list[str] = []
     ordering_fields = ["created_at"]
 
@@ -187,15 +256,39 @@ class ApiTokenViewSet(
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
-        request=s.ApiTokenSerializer, responses={201: s.ApiTokenCreatedSerializer, **error_responses(400, 401, 403)}
+        request=s.ApiTokenSerializer,
+        responses={201: s.ApiTokenCreatedSerializer, **error_responses(400, 401, 403)},
+        examples=[
+            OpenApiExample(
+                "A token for a product backend",
+                value={"name": "product-backend", "scopes": ["events:write", "members:read"]},
+                request_only=True,
+            )
+        ],
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = s.ApiTokenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        _check_scopes_within_token(request, body.validated_data.get("scopes") or [])
         token, raw_key = services.api_token_create(user=request.user, **body.validated_data)
         data = s.ApiTokenCreatedSerializer(token).data
         data["key"] = raw_key
         return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.ApiTokenScopesSerializer,
+        responses={200: s.ApiTokenSerializer, **error_responses(400, 401, 403, 404)},
+        examples=[OpenApiExample("Narrow a token", value={"scopes": ["events:write", "members:read"]})],
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change a token's scopes."""
+        body = s.ApiTokenScopesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        _check_scopes_within_token(request, body.validated_data["scopes"])
+        token = services.api_token_scopes_set(
+            actor=request.user, token=self.get_object(), scopes=body.validated_data["scopes"]
+        )
+        return Response(s.ApiTokenSerializer(token).data)
 
     @extend_schema(responses={204: None, **error_responses(401, 403, 404)})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "community.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -221,6 +222,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Swagger UI would otherwise send the schema's address to an outside validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Every operation documents 400/401/403/404 (public ones 400/404), however its view was written.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "community.api.schema.add_standard_error_responses",
+    ],
 }
 
 # Celery: Redis when configured, otherwise a SQLite-backed broker that needs no server.
@@ -235,6 +241,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The one place the periodic schedule is defined; beat copies it into the database, where operators edit it.
 CELERY_BEAT_SCHEDULE = {
+    "members-segments-recompute": {
+        "task": "members.tasks.members_segment_recompute_task",
+        "schedule": crontab(hour=1, minute=40),
+    },
+    "integrations-webhooks-enqueue-due": {
+        "task": "integrations.tasks.webhook_deliveries_enqueue_due",
+        "schedule": crontab(minute="*"),
+    },
+    "integrations-webhooks-log-prune": {
+        "task": "integrations.tasks.webhook_log_prune",
+        "schedule": crontab(hour=5, minute=20),
+    },
     "notifications-send-pending-email": {
         "task": "community.tasks.notification_emails_send_pending",
         "schedule": crontab(minute="*/10"),
@@ -261,11 +279,72 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.points.idempotency_records_prune",
         "schedule": crontab(hour=4, minute=45),
     },
+    "feedback-sla-check": {"task": "feedback.tasks.feedback_sla_check", "schedule": crontab(minute="*/30")},
     "rewards-points-expiry-warn": {
         "task": "rewards.tasks.shop.points_expiry_warn",
         "schedule": crontab(hour=10, minute=0),
     },
+    # Engagement: reminders and scheduled messages often; retention jobs once a day (each run logged, idempotent).
+    "engage-event-reminders": {"task": "engage.tasks.event_reminders_send", "schedule": crontab(minute="*/15")},
+    "engage-operator-messages-due": {
+        "task": "engage.tasks.operator_messages_send_due",
+        "schedule": crontab(minute="*/5"),
+    },
+    "engage-quiet-members": {
+        "task": "engage.tasks.retention_job",
+        "schedule": crontab(hour=6, minute=0),
+        "args": ("quiet_members",),
+    },
+    "engage-leavers": {
+        "task": "engage.tasks.retention_job",
+        "schedule": crontab(hour=6, minute=10),
+        "args": ("leavers",),
+    },
+    "engage-unanswered-questions": {
+        "task": "engage.tasks.retention_job",
+        "schedule": crontab(minute=20),
+        "args": ("unanswered_questions",),
+    },
+    "engage-onboarding": {
+        "task": "engage.tasks.retention_job",
+        "schedule": crontab(hour=5, minute=40),
+        "args": ("onboarding",),
+    },
+    "engage-weekly-digest": {
+        "task": "engage.tasks.retention_job",
+        "schedule": crontab(hour=9, minute=0, day_of_week=1),
+        "args": ("weekly_digest",),
+    },
+    "notifications-digest-daily": {
+        "task": "community.tasks.notification_digests_send",
+        "schedule": crontab(hour=8, minute=0),
+        "args": ("daily",),
+    },
+    "notifications-digest-weekly": {
+        "task": "community.tasks.notification_digests_send",
+        "schedule": crontab(hour=8, minute=5, day_of_week=1),
+        "args": ("weekly",),
+    },
+    "analytics-rollups-recent": {"task": "analytics.tasks.rollups_refresh_recent", "schedule": crontab(minute="*/15")},
+    "analytics-rollups-nightly": {"task": "analytics.tasks.rollups_nightly", "schedule": crontab(hour=1, minute=30)},
+    "analytics-kpi-targets-check": {
+        "task": "analytics.tasks.kpi_targets_check_daily",
+        "schedule": crontab(hour=5, minute=30),
+    },
+    "analytics-weekly-report": {
+        "task": "analytics.tasks.weekly_report_send",
+        "schedule": crontab(hour=8, minute=0, day_of_week=1),
+    },
 }
+
+# Webhooks out (integrations): per-request timeouts, retries with exponential back-off, automatic switch-off.
+HEARTH_WEBHOOK_CONNECT_TIMEOUT = float(env_int("WEBHOOK_CONNECT_TIMEOUT", 5, minimum=1))
+HEARTH_WEBHOOK_READ_TIMEOUT = float(env_int("WEBHOOK_READ_TIMEOUT", 10, minimum=1))
+HEARTH_WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+HEARTH_WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+HEARTH_WEBHOOK_RETRY_MAX_SECONDS = 6 * 3600
+HEARTH_WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=1)
+HEARTH_WEBHOOK_LOG_KEEP_DAYS = env_int("WEBHOOK_LOG_KEEP_DAYS", 30, minimum=1)
 
 HEARTH_NOTIFICATION_EMAIL_MAX_ATTEMPTS = env_int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5, minimum=1)
 HEARTH_HEALTH_BROKER_TIMEOUT = 2.0

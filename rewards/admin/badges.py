@@ -69,6 +69,12 @@ class BadgeAdmin(AuditedAdminMixin, admin.ModelAdmin):
             return ["slug"]
         return []
 
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Badge | None = None) -> dict[str, tuple[str, ...]]:
+        # A read-only slug cannot be prepopulated (the admin would look for its form field).
+        if "slug" in self.get_readonly_fields(request, obj):
+            return {}
+        return super().get_prepopulated_fields(request, obj)
+
 
 class BadgeGrantForm(forms.ModelForm):
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)

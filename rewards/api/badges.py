@@ -122,6 +122,7 @@ class BadgeViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = BadgeSerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = ["points:read"]
     lookup_field = "slug"
     filterset_fields = ["tier", "is_title"]
     ordering_fields = ["name", "tier"]
@@ -161,6 +162,7 @@ class BadgeAwardViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = BadgeAwardSerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = ["points:read"]
     filterset_class = BadgeAwardFilter
     ordering_fields = ["awarded_at"]
     lookup_value_regex = r"\d+"
@@ -186,6 +188,7 @@ class BadgeGrantView(APIView):
     """Operators give a member a badge (manual titles such as 超级用户 are only given this way)."""
 
     permission_classes = [IsAuthenticated, IsOperator]
+    required_scopes = ["points:award"]
 
     @extend_schema(
         request=BadgeGrantSerializer, responses={201: BadgeAwardSerializer, **error_responses(400, 401, 403)}
@@ -201,6 +204,7 @@ class BadgeRevokeView(APIView):
     """Operators take a badge back, with a reason; the award's public assertion then answers 410 Gone."""
 
     permission_classes = [IsAuthenticated, IsOperator]
+    required_scopes = ["points:award"]
 
     @extend_schema(
         request=BadgeRevokeSerializer, responses={200: BadgeAwardSerializer, **error_responses(400, 401, 403, 404)}

@@ -79,6 +79,7 @@ class LeaderboardView(APIView):
     """A live leaderboard: the top `limit` members with dense ranks, and the caller's own rank even outside it."""
 
     permission_classes = [IsAuthenticated]
+    required_scopes = ["points:read"]
 
     @extend_schema(
         parameters=[LeaderboardQuerySerializer],
@@ -154,6 +155,7 @@ class LeaderboardSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     """Frozen boards of finished periods (latest first), e.g. last month's top 10."""
 
     permission_classes = [IsAuthenticated]
+    required_scopes = ["points:read"]
     filterset_fields = ["period_kind", "segment", "period_key"]
     ordering_fields = ["ends_at"]
 

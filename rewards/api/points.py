@@ -166,6 +166,7 @@ class BalanceView(APIView):
     """The signed-in member's balances, level, progress to the next level and check-in streak."""
 
     permission_classes = [IsAuthenticated, HasMemberProfile]
+    required_scopes = ["points:read"]
 
     @extend_schema(responses={200: BalanceSerializer, **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
@@ -177,6 +178,7 @@ class CheckInView(APIView):
     """Check in for today (the member's time zone): 201 with what it earned, or 200 if already checked in."""
 
     permission_classes = [IsAuthenticated, HasMemberProfile]
+    required_scopes = ["checkins:write"]
 
     @extend_schema(
         request=None,
@@ -215,6 +217,7 @@ class PointEntryViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PointEntrySerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = ["points:read"]
     filterset_class = PointEntryFilter
     ordering_fields = ["created_at"]
 
@@ -241,6 +244,7 @@ class LevelViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = LevelSerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = ["points:read"]
     filterset_fields: list[str] = []
     ordering_fields = ["threshold"]
 
@@ -343,6 +347,7 @@ class AwardView(APIView):
     """Award points to a member (operators and their integrations). Members cannot award anyone."""
 
     permission_classes = [IsAuthenticated, IsOperator]
+    required_scopes = ["points:award"]
 
     @extend_schema(
         request=PointChangeSerializer,
@@ -377,6 +382,7 @@ class DeductionView(APIView):
     """Take points from a member (a penalty), never below zero: at most what they have is taken."""
 
     permission_classes = [IsAuthenticated, IsOperator]
+    required_scopes = ["points:award"]
 
     @extend_schema(
         request=PointChangeSerializer,

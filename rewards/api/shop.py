@@ -168,6 +168,7 @@ class RewardViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = RewardSerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = {"read": ["points:read"], "redeem": ["rewards:redeem"]}
     filterset_fields = ["kind", "is_active"]
     ordering_fields = ["price", "sort_order", "name"]
 
@@ -253,6 +254,7 @@ class RedemptionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = RedemptionSerializer
     permission_classes = [IsAuthenticated]
+    required_scopes = {"read": ["points:read"], "write": ["points:award"]}
     filterset_class = RedemptionFilter
     ordering_fields = ["created_at", "status"]
 

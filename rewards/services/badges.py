@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from community import notification_kinds
+from community import domain_events, notification_kinds
 from community.errors import ServiceError
 from community.models import Activity
 from community.notification_kinds import NotificationKind
@@ -200,6 +200,17 @@ def _award(*, badge: Badge, member: Member, evidence: dict[str, Any], actor: Any
             "tier": badge.get_tier_display(),
             "is_title": badge.is_title,
             "criteria": badge.criteria_explained(),
+        },
+    )
+    domain_events.publish(
+        "badge.awarded",
+        {
+            "award_id": award.pk,
+            "member_id": member.pk,
+            "badge": badge.slug,
+            "badge_name": str(badge.name),
+            "tier": badge.tier,
+            "granted_by_operator": actor is not None,
         },
     )
     return award

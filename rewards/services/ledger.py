@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from community import domain_events
 from community.errors import ServiceError
 from community.services import audit_record, model_snapshot
 from members.models import Member
@@ -136,7 +137,26 @@ def _post(
         if entry.actor is not None:
             audit_record(actor=actor, action=f"points.{kind}", obj=entry, after=model_snapshot(entry))
         _after_post([PostedEntry(member.pk, lifetime_delta, spendable_delta, entry.created_at)])
+        if kind == Kind.EARN:
+            _publish_awarded(entry.pk, member.pk, lifetime_delta, entry.reason, idempotency_key, entry.created_at)
     return LedgerResult(entry, True)
+
+
+def _publish_awarded(
+    entry_id: int, member_id: int, points: int, reason: str, idempotency_key: str, created_at: datetime
+) -> None:
+    """Announce an award to webhooks (after commit; see community.domain_events)."""
+    domain_events.publish(
+        "points.awarded",
+        {
+            "entry_id": entry_id,
+            "member_id": member_id,
+            "points": points,
+            "reason": reason,
+            "idempotency_key": idempotency_key,
+            "created_at": created_at.isoformat(),
+        },
+    )
 
 
 def _after_post(posted: Sequence[PostedEntry]) -> None:
@@ -356,22 +376,52 @@ def points_award_bulk(*, awards: Sequence[BulkAward], actor: Any | None = None, 
                     actor_id,
                     ops.adapt_datetimefield_value(now),
                 ]
-            row = "(" + ", ".join(["%s"] * len(_BULK_COLUMNS)) + ")"
-            sql = (
-                f"INSERT INTO {table} ({', '.join(_BULK_COLUMNS)}) VALUES {', '.join([row] * len(batch))} "  # noqa: S608
-                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING member_id, lifetime_delta"
-            )
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(*_bulk_insert_statement(table, params, len(batch)))
                 inserted = cursor.fetchall()
             per_member: dict[int, int] = defaultdict(int)
-            for member_id, delta in inserted:
+            reasons = {award.idempotency_key: award.reason[:200] for award in batch}
+            for member_id, delta, entry_id, key in inserted:
                 per_member[member_id] += delta
                 posted.append(PostedEntry(member_id, delta, delta, now))
+                _publish_awarded(entry_id, member_id, delta, reasons.get(key, ""), key, now)
             _bulk_add_to_balances(per_member)
         if posted:
             _after_post(posted)
     return len(posted)
+
+
+# PostgreSQL array type of each bulk column, for the unnest() form of the insert.
+_BULK_ARRAY_TYPES = (
+    "bigint[]",
+    "text[]",
+    "integer[]",
+    "integer[]",
+    "text[]",
+    "bigint[]",
+    "integer[]",
+    "integer[]",
+    "text[]",
+    "text[]",
+    "timestamptz[]",
+    "bigint[]",
+    "timestamptz[]",
+)
+_BULK_RETURNING = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING member_id, lifetime_delta, id, idempotency_key"
+
+
+def _bulk_insert_statement(table: str, params: list[Any], rows: int) -> tuple[str, list[Any]]:
+    """The multi-row insert for one batch. On PostgreSQL each column goes as one array parameter through
+    unnest(): thirteen parameters instead of thirteen per row, which the driver would otherwise parse one by one."""
+    width = len(_BULK_COLUMNS)
+    columns = ", ".join(_BULK_COLUMNS)
+    if connection.vendor == "postgresql":
+        arrays = [params[index::width] for index in range(width)]
+        unnest = ", ".join(f"%s::{array_type}" for array_type in _BULK_ARRAY_TYPES)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({unnest}) {_BULK_RETURNING}"  # noqa: S608
+        return sql, arrays
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)} {_BULK_RETURNING}", params  # noqa: S608
 
 
 def _bulk_add_to_balances(per_member: dict[int, int]) -> None:
@@ -380,13 +430,12 @@ def _bulk_add_to_balances(per_member: dict[int, int]) -> None:
     PointBalance.objects.bulk_create([PointBalance(member_id=m) for m in per_member], ignore_conflicts=True)
     table = PointBalance._meta.db_table
     if connection.vendor == "postgresql":
-        values = ", ".join(["(%s::bigint, %s::bigint)"] * len(per_member))
-        params = [value for pair in per_member.items() for value in pair]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS b SET lifetime = b.lifetime + v.delta, spendable = b.spendable + v.delta, "  # noqa: S608
-                f"updated_at = now() FROM (VALUES {values}) AS v(member_id, delta) WHERE b.member_id = v.member_id",
-                params,
+                "updated_at = now() FROM unnest(%s::bigint[], %s::bigint[]) AS v(member_id, delta) "
+                "WHERE b.member_id = v.member_id",
+                [list(per_member), list(per_member.values())],
             )
         return
     for member_id, delta in per_member.items():

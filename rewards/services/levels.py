@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from community import notification_kinds
+from community import domain_events, notification_kinds
 from community import services as community_services
 from community.models import Activity
 from community.notification_kinds import NotificationKind
@@ -227,6 +227,15 @@ def _announce(promotions: list[LevelChange]) -> None:
     for change in newsworthy:
         member, level = members[change.member_id], change.after
         assert level is not None
+        domain_events.publish(
+            "level.changed",
+            {
+                "member_id": member.pk,
+                "level_id": level.pk,
+                "level": str(level.name),
+                "previous_level_id": change.before.pk if change.before is not None else None,
+            },
+        )
         community_services.notify(
             member=member,
             kind=LEVEL_UP.key,

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from community import notification_kinds
+from community import domain_events, notification_kinds
 from community.errors import ServiceError
 from community.notification_kinds import NotificationKind
 from community.services import audit_record, model_snapshot, notify, record_activity
@@ -239,6 +239,16 @@ def reward_redeem(*, member: Member, reward: Reward, idempotency_key: str, note:
             target=redemption,
             data={"reward_id": current.pk, "kind": current.kind, "price": current.price},
             occurred_at=now,
+        )
+        domain_events.publish(
+            "reward.redeemed",
+            {
+                "redemption_id": redemption.pk,
+                "member_id": member.pk,
+                "reward_id": current.pk,
+                "price": current.price,
+                "status": redemption.status,
+            },
         )
     return RedeemResult(redemption, True)
 

@@ -43,6 +43,10 @@ def test_dashboard_shows_the_headline_figures_to_an_operator(web_operator, membe
     old = now - timedelta(days=20)
     ActivityFactory(member=other_member, verb="checked_in", occurred_at=old, local_date=timezone.localdate(old))
     NotificationFactory(member=member, email_status=Notification.EmailStatus.FAILED)
+    # The dashboard reads the analytics rollups (written every 15 minutes), never the raw stream.
+    from analytics.services.rollups import rollups_rebuild
+
+    rollups_rebuild(start=timezone.localdate(old) - timedelta(days=1), end=timezone.localdate(now))
 
     response = web_operator.get("/admin/")
 

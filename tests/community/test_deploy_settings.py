@@ -12,7 +12,8 @@ STRONG_KEY = "k" * 20 + "Z9x#Q2m!T7v@L4p$W8r^" + "y" * 20
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set for the browser tests in this process; a deployment never has it.
+    environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     environment.update(
         {"DJANGO_SETTINGS_MODULE": "community.settings.production", "HEARTH_VAR_DIR": str(ROOT / "var"), **env}
     )

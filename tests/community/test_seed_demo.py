@@ -10,8 +10,8 @@ from unittest import mock
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.core.management import CommandError, call_command
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count
 

@@ -16,7 +16,24 @@ MEMBERS = "/api/v1/members/"
 ME = "/api/v1/members/me/"
 # operator group lookup + count + page (account joined in) + the page's tags; the same however many members.
 MEMBER_LIST_QUERIES = 4
-MEMBER_FIELDS = {"id", "display_name", "email", "avatar", "bio", "locale", "time_zone", "tags", "joined_at"}
+MEMBER_FIELDS = {
+    "id",
+    "display_name",
+    "email",
+    "avatar",
+    "bio",
+    "locale",
+    "time_zone",
+    "tags",
+    "joined_at",
+    "status",
+    "left_at",
+    "segment",
+    "age_band",
+    "occupation",
+    "interests",
+    "needs",
+}
 
 
 def fresh_client(user: User) -> APIClient:

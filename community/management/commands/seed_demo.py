@@ -19,11 +19,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from analytics import demo as analytics_demo
 from community.models import Activity
 from community.services import ActivityInput, activities_record_bulk, audit_record, notifications_mark_read, notify
+from engage import demo as engage_demo
+from feedback import demo as feedback_demo
+from integrations import demo as integrations_demo
 from members import demo as members_demo
 from members.demo import CORE, LAPSED, LURKER, OCCASIONAL, REGULAR, DemoMember, local_moment
 from members.models import Member
+from members.services.segmentation import members_segment_recompute
 from rewards.demo import badges as rewards_badges_demo
 from rewards.demo import points as rewards_points_demo
 from rewards.demo import shop as rewards_shop_demo
@@ -90,6 +95,14 @@ class Command(BaseCommand):
                 rewards_points_demo.seed(rng=random.Random(f"{seed}:points"), members=demo_member_rows),
                 rewards_badges_demo.seed(rng=random.Random(f"{seed}:badges"), members=demo_member_rows),
                 rewards_shop_demo.seed(rng=random.Random(f"{seed}:shop"), members=demo_member_rows),
+                members_demo.seed(rng=random.Random(f"{seed}:recruitment"), members=demo_member_rows),
+                engage_demo.seed(rng=random.Random(f"{seed}:engage"), members=demo_member_rows),
+                feedback_demo.seed(rng=random.Random(f"{seed}:feedback"), members=demo_member_rows),
+                integrations_demo.seed(rng=random.Random(f"{seed}:integrations"), members=demo_member_rows),
+                # Segments from the activity just recorded, before analytics rolls the days up by segment.
+                _segments_line(members_segment_recompute(now=now)),
+                # Analytics stays last: its rollups read everything the others recorded.
+                analytics_demo.seed(rng=random.Random(f"{seed}:analytics"), members=demo_member_rows),
             ]
             # Other apps' demo data records activity too (levels reached, badges earned): count them all.
             activities = Activity.objects.count() - activities_before
@@ -206,6 +219,10 @@ def _member_activity(
                 "survey_answered", max(moment, local_moment(rng, day=day, time_zone=member.time_zone)), {"survey": name}
             )
     return entries
+
+
+def _segments_line(changed: dict[str, int]) -> str:
+    return "Segments: " + ", ".join(f"{count} {segment}" for segment, count in changed.items() if count)
 
 
 def activities_seed(*, demo_members: list[DemoMember], seed: int, now: datetime, days: int) -> int:

@@ -1,0 +1,1 @@
+"""Analytics write paths: rollups, cohorts, targets, experiments, the weekly report."""

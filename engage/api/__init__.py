@@ -1,0 +1,1 @@
+"""REST endpoints of the engagement app under /api/v1/."""

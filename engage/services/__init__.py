@@ -1,0 +1,1 @@
+"""Write paths of the engagement app, one module per topic."""

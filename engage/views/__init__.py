@@ -1,0 +1,1 @@
+"""Portal pages of the engagement app: events, content, the operator inbox."""

@@ -1,0 +1,1 @@
+"""Portal pages of feedback; each topic module defines its own `urlpatterns`."""
