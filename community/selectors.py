@@ -6,11 +6,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from community import notification_kinds
-from community.models import Activity, ApiToken, Notification, NotificationPreference
+from community.models import Activity, ApiToken, FollowUpTask, Notification, NotificationPreference
 from members.models import Member
 
 
@@ -111,6 +111,11 @@ def operator_dashboard(*, today: date | None = None) -> dict[str, Any]:
         "actions_7d": sum(row["actions"] for row in rows.values()),
         "top_verbs_7d": top_verbs(period=week),
         "emails_failed": Notification.objects.filter(email_status=Notification.EmailStatus.FAILED).count(),
+        # Overdue feedback and unanswered questions reach operators as follow-up tasks (the SLA job files them).
+        **FollowUpTask.objects.exclude(status=FollowUpTask.Status.DONE).aggregate(
+            follow_ups_open=Count("pk"),
+            feedback_overdue=Count("pk", filter=Q(kind__in=("feedback_overdue", "question_unanswered"))),
+        ),
         "period": period,
         "kpis": headline(period=period),
         "has_rollups": DaySegment.objects.exists() if through is None else True,

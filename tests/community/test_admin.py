@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from community import roles, services
-from community.models import Activity, ApiToken, AuditLog, Notification
+from community.models import Activity, ApiToken, AuditLog, FollowUpTask, Notification
+from community.services import follow_up_task_file
 from members.models import Member, Tag, User
 from tests.factories import ActivityFactory, MemberFactory, NotificationFactory, TagFactory, UserFactory
 
@@ -43,6 +44,10 @@ def test_dashboard_shows_the_headline_figures_to_an_operator(web_operator, membe
     old = now - timedelta(days=20)
     ActivityFactory(member=other_member, verb="checked_in", occurred_at=old, local_date=timezone.localdate(old))
     NotificationFactory(member=member, email_status=Notification.EmailStatus.FAILED)
+    follow_up_task_file(kind="feedback_overdue", title="Late", dedupe_key="late")
+    follow_up_task_file(kind="member_quiet", title="Quiet", dedupe_key="quiet")
+    done, _created = follow_up_task_file(kind="feedback_overdue", title="Answered", dedupe_key="answered")
+    FollowUpTask.objects.filter(pk=done.pk).update(status=FollowUpTask.Status.DONE)
     # The dashboard reads the analytics rollups (written every 15 minutes), never the raw stream.
     from analytics.services.rollups import rollups_rebuild
 
@@ -60,6 +65,7 @@ def test_dashboard_shows_the_headline_figures_to_an_operator(web_operator, membe
     assert dashboard["actions_7d"] == 3
     assert dashboard["top_verbs_7d"] == [{"verb": "checked_in", "count": 2}, {"verb": "gave_feedback", "count": 1}]
     assert dashboard["emails_failed"] == 1
+    assert (dashboard["feedback_overdue"], dashboard["follow_ups_open"]) == (1, 2)
     text = response.content.decode()
     assert "Program at a glance" in text
     assert "emails that could not be sent" in text
