@@ -16,7 +16,12 @@ from django.utils.translation import gettext_lazy as _
 class MemberDay(models.Model):
     """One member active on one local day (the member's own time zone): the base of DAU/WAU/MAU and retention."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    # Derived rows, rewritten by every rebuild: deleting a member deletes them (on_delete), but the column is not a
+    # database foreign key, so a rebuild writes millions of rows without a per-row constraint trigger; the unique
+    # (member, day) index serves every lookup by member.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     day = models.DateField(_("day"))
     # The member's segment when this day was rolled up; breakdowns by segment read it.
     segment = models.CharField(_("segment"), max_length=16)
@@ -26,6 +31,9 @@ class MemberDay(models.Model):
     # The member's join day in the program's time zone and the days between it and `day` (cohorts, D1/D7/D30).
     joined_on = models.DateField(_("joined on"))
     days_since_join = models.IntegerField(_("days since joining"))
+    # The member's previous active day (null for the first): "distinct members active in a window" is then the
+    # number of member-days in the window whose previous day is before it, so WAU/MAU need no distinct count.
+    prev_day = models.DateField(_("previous active day"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member day")
@@ -54,6 +62,12 @@ class DaySegment(models.Model):
     mau = models.PositiveIntegerField(_("monthly active members"), default=0)
     actions = models.PositiveIntegerField(_("actions"), default=0)
     check_ins = models.PositiveIntegerField(_("members who checked in"), default=0)
+    # Members active that day by the days since their previous active day: item k is a gap of k + 1 days, the
+    # last item 30 days or more (or no earlier day). WAU and MAU of any day are sums over the 7 or 30 days' lists.
+    active_gaps = models.JSONField(_("active members by days since their previous active day"), default=list)
+    # Members active that day whose join day was 1, 7 and 30 days before ({"1": n, "7": n, "30": n}): D1/D7/D30
+    # retention of any join days is a sum over the days N later.
+    retained = models.JSONField(_("members active N days after their join day"), default=dict)
     computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
 
     class Meta:
@@ -87,7 +101,10 @@ class DayVerb(models.Model):
 class MemberWeek(models.Model):
     """Active days of a member in week N after joining (days 7N … 7N+6), grouped by join week (the cohort)."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    # Not a database foreign key, and looked up through the unique (member, week) index, as `MemberDay.member`.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     cohort_week = models.DateField(_("cohort week"))
     week_index = models.PositiveSmallIntegerField(_("week after joining"))
     active_days = models.PositiveSmallIntegerField(_("active days"))

@@ -2,9 +2,10 @@
 operator message fanned out to 10,000 members.
 
 The population is made in bulk (bulk_create for accounts and profiles, one INSERT … SELECT for the activity rows
-on PostgreSQL) before any timing starts. About one member in 33 has gone quiet: active on many days between 15 and
-85 days ago, silent since. The job is timed end to end (the grouped query, the follow-up tasks, the nudges), then
-run again for the same day (a no-op: the figure shows what an idempotent re-run costs).
+on PostgreSQL, then VACUUM ANALYZE) before any timing starts; a database that holds them already is reused. About
+one member in 33 has gone quiet: active on many days between 15 and 85 days ago, silent since. The job is timed
+end to end (the grouped query, the follow-up tasks, the nudges) with its statement count, then run again for the
+same day (a no-op: the figure shows what an idempotent re-run costs).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bench.harness import Benchmark, Context, Figure
@@ -65,11 +67,17 @@ LATERAL (SELECT CASE WHEN (g %% ids.n) %% %(every)s = 0
 
 
 def _activities(member_ids: list[int], rows: int) -> None:
+    """Make the bench population's activity rows, unless a database kept from an earlier run has them already."""
+    if Activity.objects.filter(member__user__email__endswith=f"@{DOMAIN}").count() >= rows:
+        return
     today = timezone.localdate()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(PG_ACTIVITY, {"ids": member_ids, "today": today, "rows": rows, "every": QUIET_EVERY})
-            cursor.execute("ANALYZE community_activity")
+            # What autovacuum does to a live table soon after a bulk load (insert-triggered since PostgreSQL 13):
+            # hint bits and the visibility map set, so the job is timed on the steady state, not on the first
+            # reader's one-off cost of a freshly loaded table.
+            cursor.execute("VACUUM ANALYZE community_activity")
         return
     # Elsewhere (SQLite): the same shape through bulk_create, fine at small --scale.
     count = len(member_ids)
@@ -100,18 +108,23 @@ def quiet_members_job(context: Context) -> Iterator[Figure]:
     found = retention.quiet_members(today=today, window_days=90, min_active_days=5, silent_days=14)
     yield Figure("engage.quiet_members.query", time.perf_counter() - started, "s")
 
-    started = time.perf_counter()
-    result = retention.job_run(
-        job="quiet_members", day=today, work=lambda: retention.quiet_members_process(today=today)
-    )
-    elapsed = time.perf_counter() - started
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        result = retention.job_run(
+            job="quiet_members", day=today, work=lambda: retention.quiet_members_process(today=today)
+        )
+        elapsed = time.perf_counter() - started
     yield Figure("engage.quiet_members.job", elapsed, "s")
+    # Set-based: the same handful of statements for 30 quiet members or 3,000 (bulk inserts of 5,000 rows).
+    yield Figure("engage.quiet_members.job_queries", len(queries), "queries")
     yield Figure("engage.quiet_members.found", len(found), "members")
     yield Figure("engage.quiet_members.tasks", result.run.summary.get("new_tasks", 0), "tasks")
 
+    filed = FollowUpTask.objects.filter(kind="member_quiet").count()
     started = time.perf_counter()
-    retention.job_run(job="quiet_members", day=today, work=lambda: retention.quiet_members_process(today=today))
+    again = retention.job_run(job="quiet_members", day=today, work=lambda: retention.quiet_members_process(today=today))
     yield Figure("engage.quiet_members.rerun", time.perf_counter() - started, "s")
+    assert not again.ran and FollowUpTask.objects.filter(kind="member_quiet").count() == filed  # a no-op
 
 
 def message_fan_out(context: Context) -> Iterator[Figure]:

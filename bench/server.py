@@ -1,17 +1,20 @@
-"""A real server for HTTP benchmarks: gunicorn serving the project against the benchmark's database, and a
-closed-loop client that keeps N requests in flight and records each request's latency."""
+"""A real server for HTTP benchmarks: gunicorn serving the project against the benchmark's database; wrk (Debian's
+`wrk` package) as the load when it is installed, else a closed-loop Python client that keeps N requests in flight
+and records each request's latency (it competes with the server for this machine's two cores)."""
 
 from __future__ import annotations
 
 import http.client
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -144,3 +147,120 @@ def closed_loop(
         thread.join()
     result.elapsed = time.perf_counter() - started
     return result
+
+
+# --- wrk: the load from a separate, native process -------------------------------------------------------------
+
+WRK_SCRIPT = """
+local threads = {}
+local thread_count = 0
+function setup(thread)
+  thread:set("id", thread_count)
+  thread_count = thread_count + 1
+  table.insert(threads, thread)
+end
+local counter = 0
+failures = 0  -- a global: done() reads it from each thread
+local bodies = {BODIES}
+function request()
+  counter = counter + 1
+  local headers = {HEADERS}
+  if "{KEY_HEADER}" ~= "" then
+    headers["{KEY_HEADER}"] = "{KEY_PREFIX}-" .. id .. "-" .. counter
+  end
+  local body = nil
+  if #bodies > 0 then body = bodies[(counter + id) % #bodies + 1] end
+  return wrk.format("{METHOD}", "{PATH}", headers, body)
+end
+function response(status, headers, body)
+  if status >= 400 then
+    failures = failures + 1
+    if failures == 1 then io.stderr:write("first failure: " .. status .. " " .. body:sub(1, 300) .. "\\n") end
+  end
+end
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
+  local e = summary.errors
+  io.write(string.format("HEARTH %d %d %d %d %.1f %.1f\\n", summary.requests, summary.duration, failed,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    failed: int  # responses with status >= 400, plus socket errors and timeouts
+    p50_ms: float
+    p99_ms: float
+
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _lua_string(value: str) -> str:
+    return "[==[" + value + "]==]"
+
+
+def wrk_load(
+    *,
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    concurrency: int,
+    seconds: float,
+    bodies: Sequence[str] = (),
+    key_header: str = "",
+    key_prefix: str = "",
+) -> WrkResult:
+    """Keep `concurrency` connections busy for `seconds` with wrk (a native load generator: the client takes
+    little of the CPU the server needs). With `key_header`, each request carries a unique value in it; bodies,
+    if given, are used in turn."""
+    lua_headers = "{" + ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items()) + "}"
+    script = (
+        WRK_SCRIPT.replace("{BODIES}", "{" + ", ".join(_lua_string(body) for body in bodies) + "}")
+        .replace("{HEADERS}", lua_headers)
+        .replace("{KEY_HEADER}", key_header)
+        .replace("{KEY_PREFIX}", key_prefix)
+        .replace("{METHOD}", method)
+        .replace("{PATH}", path)
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        threads = max(1, min(2, concurrency))
+        command = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            handle.name,
+            f"http://{host}:{port}{path}",
+        ]
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    finally:
+        os.unlink(handle.name)
+    line = next((line for line in finished.stdout.splitlines() if line.startswith("HEARTH ")), None)
+    if finished.returncode or line is None:
+        raise RuntimeError(f"wrk failed: {finished.stdout[-500:]} {finished.stderr[-500:]}")
+    if finished.stderr.strip():
+        print(finished.stderr.strip()[:400], file=sys.stderr)
+    requests, duration_us, failed, socket_errors, p50_us, p99_us = line.split()[1:]
+    return WrkResult(
+        requests=int(requests),
+        seconds=int(duration_us) / 1e6,
+        failed=int(failed) + int(socket_errors),
+        p50_ms=float(p50_us) / 1000,
+        p99_ms=float(p99_us) / 1000,
+    )

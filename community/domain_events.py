@@ -11,7 +11,7 @@ The payload is JSON-safe data (ids, strings, numbers, ISO datetimes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -33,5 +33,20 @@ def publish(event_type: str, data: Mapping[str, Any]) -> None:
     def deliver() -> None:
         for listener in list(_LISTENERS):
             listener(event_type, payload)
+
+    transaction.on_commit(deliver)
+
+
+def publish_many(event_type: str, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """Many events of one type (a bulk change), told one by one after a single commit hook."""
+    if not payloads:
+        return
+    batch = [dict(data) for data in payloads]
+
+    def deliver() -> None:
+        listeners = list(_LISTENERS)
+        for payload in batch:
+            for listener in listeners:
+                listener(event_type, payload)
 
     transaction.on_commit(deliver)

@@ -22,6 +22,13 @@ def notification_unread_count(*, member: Member) -> int:
     return Notification.objects.filter(member=member, show_in_portal=True, read_at__isnull=True).count()
 
 
+def notification_contexts_of_kind(*, member_ids: list[int], kind: str) -> list[tuple[int, dict[str, Any]]]:
+    """(member id, stored context) of every notification of this kind the members were sent: lets a job that
+    sends them check what it already sent."""
+    rows = Notification.objects.filter(member_id__in=member_ids, kind=kind).order_by()
+    return [(member_id, context or {}) for member_id, context in rows.values_list("member_id", "context")]
+
+
 def notification_ids_pending_email(*, limit: int = 500) -> list[int]:
     return list(
         Notification.objects.filter(

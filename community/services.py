@@ -9,7 +9,7 @@ import secrets
 import smtplib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -74,6 +74,29 @@ def audit_record(
     )
 
 
+def audit_record_bulk(*, entries: Sequence[Mapping[str, Any]], actor: Any | None = None) -> int:
+    """Record many state changes by one actor (None: the system) in one INSERT. Each entry is a mapping with
+    `action` and optionally `obj`, `before`, `after`, as for `audit_record`. Returns how many were written."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    rows = []
+    for entry in entries:
+        obj = entry.get("obj")
+        before, after = entry.get("before"), entry.get("after")
+        rows.append(
+            AuditLog(
+                actor=actor,
+                action=entry["action"],
+                object_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
+                object_id=str(obj.pk) if obj is not None else "",
+                object_repr=str(obj)[:200] if obj is not None else "",
+                before=_jsonable(dict(before)) if before is not None else None,
+                after=_jsonable(dict(after)) if after is not None else None,
+            )
+        )
+    return len(AuditLog.objects.bulk_create(rows, batch_size=1000))
+
+
 # --- activity stream --------------------------------------------------------------------------------------
 
 
@@ -114,7 +137,7 @@ def record_activity(
     )
     with transaction.atomic():
         if dedupe_key is None:
-            activity.save()
+            _activity_insert(activity)
         else:
             # A replay is the common case for a retried sender: answer it with one indexed read, no failed insert.
             existing = Activity.objects.filter(dedupe_key=dedupe_key).first()
@@ -132,6 +155,25 @@ def record_activity(
         # Point rules, badges and the like react in this transaction: they commit or roll back with the activity.
         activity_hooks.run([activity])
     return activity
+
+
+_ACTIVITY_FIELDS = [field for field in Activity._meta.concrete_fields if not field.primary_key]
+_ACTIVITY_INSERT = (
+    f"INSERT INTO {Activity._meta.db_table} ({', '.join(field.column for field in _ACTIVITY_FIELDS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(_ACTIVITY_FIELDS))}) RETURNING id"
+)
+
+
+def _activity_insert(activity: Activity) -> None:
+    """Insert one activity with a prepared statement: every award starts here, and the ORM's save() spends
+    longer building its INSERT than the database spends running it."""
+    activity.recorded_at = timezone.now()
+    params = [field.get_db_prep_save(getattr(activity, field.attname), connection) for field in _ACTIVITY_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVITY_INSERT, params)
+        activity.pk = cursor.fetchone()[0]
+    activity._state.adding = False
+    activity._state.db = connection.alias
 
 
 @dataclass(frozen=True)
@@ -154,97 +196,145 @@ def activities_record_bulk(*, entries: Sequence[ActivityInput], batch_size: int 
     Returns the number of entries handed to the database; entries whose `dedupe_key` exists are ignored. The
     activity hooks run once, inside the same transaction, with the activities this call actually recorded.
     """
-    content_types: dict[type, ContentType] = {}
-    rows = []
+    activities_record_bulk_returning(entries=entries, batch_size=batch_size)
+    return len(entries)
+
+
+def activities_record_bulk_returning(*, entries: Sequence[ActivityInput], batch_size: int = 2000) -> list[Activity]:
+    """`activities_record_bulk`, answering with the activities this call actually recorded.
+
+    They come in the order the hooks saw them (occurred_at, then id). An entry whose `dedupe_key` was recorded
+    before, by a concurrent writer, or by an earlier entry of the same call is not among them.
+    """
     for entry in entries:
         if timezone.is_naive(entry.occurred_at):
             raise ValueError("occurred_at must be timezone-aware.")
-        target_type = None
-        if entry.target is not None:
-            model = type(entry.target)
-            if model not in content_types:
-                content_types[model] = ContentType.objects.get_for_model(model)
-            target_type = content_types[model]
-        rows.append(
-            Activity(
-                member=entry.member,
-                verb=entry.verb,
-                target_type=target_type,
-                target_id=str(entry.target.pk) if entry.target is not None else "",
-                data=_jsonable(dict(entry.data)),
-                occurred_at=entry.occurred_at,
-                local_date=local_date_for(entry.member, entry.occurred_at),
-                dedupe_key=entry.dedupe_key,
-            )
-        )
-    unkeyed = [row for row in rows if row.dedupe_key is None]
-    keyed: dict[str, Activity] = {}
-    for row in rows:
-        if row.dedupe_key is not None:
-            keyed.setdefault(row.dedupe_key, row)  # the first entry with a key wins, as one at a time would
-    chunk = min(connection.features.max_query_params or KEY_LOOKUP_CHUNK, KEY_LOOKUP_CHUNK)
+    content_types: dict[type, ContentType] = {}
+    for entry in entries:
+        if entry.target is not None and type(entry.target) not in content_types:
+            content_types[type(entry.target)] = ContentType.objects.get_for_model(type(entry.target))
+    unkeyed = [entry for entry in entries if entry.dedupe_key is None]
+    keyed: dict[str, ActivityInput] = {}
+    for entry in entries:
+        if entry.dedupe_key is not None:
+            keyed.setdefault(entry.dedupe_key, entry)  # the first entry with a key wins, as one at a time would
     with transaction.atomic():
         # Rows without a key cannot conflict, so the database hands back their ids; keyed rows may race another
         # writer, so they are inserted ignoring conflicts.
-        Activity.objects.bulk_create(unkeyed, batch_size=batch_size)
+        recorded = _activity_rows(unkeyed, content_types)
+        Activity.objects.bulk_create(recorded, batch_size=batch_size)
         if connection.vendor == "postgresql":
             # The database itself says which keys were new (RETURNING): no look-up before, no read-back after.
             # Product usage events arrive by the thousand, so this path is the hot one.
-            recorded_keyed = _insert_keyed_returning(list(keyed.values()), batch_size=batch_size)
+            recorded += _insert_keyed_returning(list(keyed.values()), content_types, batch_size=batch_size)
         else:
+            chunk = min(connection.features.max_query_params or KEY_LOOKUP_CHUNK, KEY_LOOKUP_CHUNK)
             seen = _dedupe_keys_recorded(list(keyed), chunk=chunk)
             new_keys = [key for key in keyed if key not in seen]
-            Activity.objects.bulk_create([keyed[key] for key in new_keys], batch_size=batch_size, ignore_conflicts=True)
-            recorded_keyed = _activities_with_dedupe_keys(new_keys, chunk=chunk)
-        recorded = unkeyed + recorded_keyed
+            Activity.objects.bulk_create(
+                _activity_rows([keyed[key] for key in new_keys], content_types),
+                batch_size=batch_size,
+                ignore_conflicts=True,
+            )
+            recorded += _activities_with_dedupe_keys(new_keys, chunk=chunk)
         recorded.sort(key=lambda activity: (activity.occurred_at, activity.pk))
         activity_hooks.run(recorded)
-    return len(rows)
+    return recorded
 
 
-def _insert_keyed_returning(rows: list[Activity], *, batch_size: int) -> list[Activity]:
-    """PostgreSQL: insert keyed rows with one `INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING RETURNING` per
-    batch; returns the rows actually inserted (a key recorded before, or by a concurrent writer, is skipped)."""
+def _activity_rows(entries: Sequence[ActivityInput], content_types: Mapping[type, ContentType]) -> list[Activity]:
+    return [
+        Activity(
+            member=entry.member,
+            verb=entry.verb,
+            target_type=content_types[type(entry.target)] if entry.target is not None else None,
+            target_id=str(entry.target.pk) if entry.target is not None else "",
+            data=_jsonable(dict(entry.data)),
+            occurred_at=entry.occurred_at,
+            local_date=local_date_for(entry.member, entry.occurred_at),
+            dedupe_key=entry.dedupe_key,
+        )
+        for entry in entries
+    ]
+
+
+# The activity's concrete fields, in the order Activity.from_db() takes them.
+_ACTIVITY_ATTNAMES = tuple(activity_field.attname for activity_field in Activity._meta.concrete_fields)
+
+
+def _insert_keyed_returning(
+    entries: list[ActivityInput], content_types: Mapping[type, ContentType], *, batch_size: int
+) -> list[Activity]:
+    """PostgreSQL: insert keyed entries with one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` per batch;
+    returns the activities actually inserted (a key recorded before, or by a concurrent writer, is skipped).
+
+    Only the inserted rows become model instances: a re-sent batch costs one statement and no objects."""
     table = Activity._meta.db_table
     now = timezone.now()
     inserted: list[Activity] = []
-    # The batch travels as one JSON document (one parameter): quoting thousands of array elements one by one
-    # costs more than the insert itself.
+    # The batch travels as one JSON document (one parameter): quoting thousands of values one by one costs more
+    # than the insert itself. Keys recorded before are filtered out ahead of the insert (NOT EXISTS), so a
+    # re-sent row draws no id from the sequence; ON CONFLICT still settles a race with a concurrent writer.
     sql = (
         f"INSERT INTO {table} (member_id, verb, target_type_id, target_id, data, occurred_at, local_date, "  # noqa: S608
         "dedupe_key, recorded_at) SELECT u.m, u.v, u.t, u.i, u.d, u.o, u.l, u.k, %s "
         "FROM jsonb_to_recordset(%s::jsonb) AS u(m bigint, v text, t integer, i text, d jsonb, o timestamptz, "
-        "l date, k text) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+        f"l date, k text) WHERE NOT EXISTS (SELECT 1 FROM {table} AS a WHERE a.dedupe_key = u.k) "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
     )
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        document = json.dumps(
-            [
+    zones: dict[str, ZoneInfo] = {}
+    member_field, target_type_field = Activity._meta.get_field("member"), Activity._meta.get_field("target_type")
+    for start in range(0, len(entries), batch_size):
+        batch = entries[start : start + batch_size]
+        records = []
+        for entry in batch:
+            member = entry.member
+            zone = zones.get(member.time_zone)
+            if zone is None:
+                zone = zones[member.time_zone] = ZoneInfo(member.time_zone)
+            target = entry.target
+            records.append(
                 {
-                    "m": row.member_id,
-                    "v": row.verb,
-                    "t": row.target_type_id,
-                    "i": row.target_id,
-                    "d": row.data,
-                    "o": row.occurred_at.isoformat(),
-                    "l": row.local_date.isoformat(),
-                    "k": row.dedupe_key,
+                    "m": member.pk,
+                    "v": entry.verb,
+                    "t": content_types[type(target)].pk if target is not None else None,
+                    "i": str(target.pk) if target is not None else "",
+                    "d": entry.data if type(entry.data) is dict else dict(entry.data),
+                    "o": entry.occurred_at.isoformat(),
+                    "l": entry.occurred_at.astimezone(zone).date().isoformat(),
+                    "k": entry.dedupe_key,
                 }
-                for row in batch
-            ],
-            cls=DjangoJSONEncoder,
-        )
+            )
+        # Encoded as `_jsonable` would encode each entry's data, so what is stored and handed to the hooks match.
+        document = json.dumps(records, cls=DjangoJSONEncoder)
         with connection.cursor() as cursor:
             cursor.execute(sql, [now, document])
             returned = cursor.fetchall()
-        by_key = {row.dedupe_key: row for row in batch}
+        if not returned:
+            continue
+        stored = json.loads(document)
+        position = {entry.dedupe_key: index for index, entry in enumerate(batch)}
+        alias = connection.alias
         for pk, key in returned:
-            row = by_key[key]
-            row.pk = pk
-            row.recorded_at = now
-            row._state.adding = False
-            row._state.db = connection.alias
-            inserted.append(row)
+            index = position[key]
+            entry, record = batch[index], stored[index]
+            values = {
+                "id": pk,
+                "member_id": record["m"],
+                "verb": entry.verb,
+                "target_type_id": record["t"],
+                "target_id": record["i"],
+                "data": record["d"],
+                "occurred_at": entry.occurred_at,
+                "local_date": date.fromisoformat(record["l"]),
+                "dedupe_key": key,
+                "recorded_at": now,
+            }
+            activity = Activity.from_db(alias, None, [values[name] for name in _ACTIVITY_ATTNAMES])
+            member_field.set_cached_value(activity, entry.member)
+            if entry.target is not None:
+                target_type_field.set_cached_value(activity, content_types[type(entry.target)])
+            inserted.append(activity)
     return inserted
 
 

@@ -25,7 +25,10 @@ EVENT_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("entry_id", "member_id", "points", "reason", "idempotency_key", "created_at"),
     ),
     "badge.awarded": ("A member earned or was granted a badge.", ("award_id", "member_id", "badge", "tier")),
-    "level.changed": ("A member reached a new level.", ("member_id", "level_id", "level", "previous_level_id")),
+    "level.changed": (
+        "A member moved up a level, or down one after the grace period (level_id is null when none is left).",
+        ("member_id", "level_id", "level", "previous_level_id", "direction"),
+    ),
     "reward.redeemed": (
         "A member redeemed a reward in the shop.",
         ("redemption_id", "member_id", "reward_id", "price", "status"),

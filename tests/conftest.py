@@ -13,7 +13,10 @@ from tests.factories import MemberFactory, staff_member
 def _clear_cache():
     from django.core.cache import cache
 
+    from rewards.services.config_cache import config_caches_forget_local
+
     cache.clear()
+    config_caches_forget_local()
     yield
 
 

@@ -29,13 +29,13 @@ from django.utils.translation import gettext_lazy as _
 from analytics.models import DaySegment, DayVerb, MemberDay
 from analytics.selectors.cache import rollup_cached
 from analytics.selectors.scope import Period, Scope, external
-from analytics.services.rollups import CHECK_IN_VERB, day_bounds
+from analytics.services.rollups import CHECK_IN_VERB, RETURN_DAYS, day_bounds
 from members.models import Member
 
 logger = logging.getLogger(__name__)
 
 COUNT, PERCENT, HOURS, SCORE, RATIO = "count", "percent", "hours", "score", "ratio"
-RETENTION_DAYS = (1, 7, 30)
+RETENTION_DAYS = RETURN_DAYS
 
 
 @dataclass
@@ -164,24 +164,54 @@ def retention_counts(period: Period, scope: Scope) -> dict[int, tuple[int, int]]
     from analytics.selectors.series import complete_through
 
     through = complete_through()
+    if not scope.by_members:
+        return _retention_from_day_segments(period, scope, through)
     members = scope.member_queryset()
     sizes: dict[str, Any] = {}
     retained_filters: dict[str, Any] = {}
+    day_n = Q()
     for n in RETENTION_DAYS:
         last_join = min(period.end, through - timedelta(days=n)) if through else period.start - timedelta(days=1)
         start_at, end_at = day_bounds(period.start)[0], day_bounds(last_join)[1]
         sizes[f"d{n}"] = Count("pk", filter=Q(joined_at__gte=start_at, joined_at__lt=end_at))
+        # A member-day's day is its join day + days_since_join, so "day N of members who joined in a range" is a
+        # range of (days_since_join, day): one short scan of that index per N.
+        after = timedelta(days=n)
         retained_filters[f"d{n}"] = Count(
-            "pk", filter=Q(days_since_join=n, joined_on__gte=period.start, joined_on__lte=last_join)
+            "pk", filter=Q(days_since_join=n, day__gte=period.start + after, day__lte=last_join + after)
         )
+        day_n |= Q(days_since_join=n, day__gte=period.start + after, day__lte=period.end + after)
     size_row = members.aggregate(**sizes)
-    days = MemberDay.objects.filter(
-        days_since_join__in=RETENTION_DAYS, joined_on__gte=period.start, joined_on__lte=period.end
-    )
+    days = MemberDay.objects.filter(day_n)
     if scope.segment or scope.by_members:
         days = days.filter(member_id__in=members.values("pk"))
     retained_row = days.aggregate(**retained_filters)
     return {n: (size_row[f"d{n}"], retained_row[f"d{n}"]) for n in RETENTION_DAYS}
+
+
+def _retention_from_day_segments(period: Period, scope: Scope, through: date | None) -> dict[int, tuple[int, int]]:
+    """The same counts for everyone or a segment from the daily rollup (one query): the members who joined on each
+    day, and the members active on each day who joined N days before."""
+    rows = DaySegment.objects.filter(day__gte=period.start, day__lte=period.end + timedelta(days=max(RETENTION_DAYS)))
+    if scope.segment:
+        rows = rows.filter(segment=scope.segment)
+    joined: dict[date, int] = defaultdict(int)
+    returning_by_day: dict[tuple[date, int], int] = defaultdict(int)
+    for day, new_members, counts in rows.values_list("day", "new_members", "retained"):
+        joined[day] += new_members
+        for n in RETENTION_DAYS:
+            returning_by_day[(day, n)] += int((counts or {}).get(str(n), 0))
+    result = {}
+    for n in RETENTION_DAYS:
+        last_join = min(period.end, through - timedelta(days=n)) if through else period.start - timedelta(days=1)
+        size = retained = 0
+        day = period.start
+        while day <= last_join:
+            size += joined.get(day, 0)
+            retained += returning_by_day.get((day + timedelta(days=n), n), 0)
+            day += timedelta(days=1)
+        result[n] = (size, retained)
+    return result
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:

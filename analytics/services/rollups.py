@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from analytics.models import Cohort, CohortCell, DaySegment, DayVerb, MemberDay, MemberWeek
@@ -29,6 +29,7 @@ SEGMENTS = tuple(Member.Segment.values)
 COHORT_WEEKS = 13  # columns week 0 … 12
 MAX_MIN_ACTIVE_DAYS = 7
 CHECK_IN_VERB = "checked_in"
+RETURN_DAYS = (1, 7, 30)  # DaySegment.retained: members active N days after their join day
 MAX_REBUILD_DAYS = 3700
 
 
@@ -96,37 +97,109 @@ def _serialize_writers() -> None:
 # --- the daily rollups --------------------------------------------------------------------------------------
 
 
-def _member_days_write(start: date, end: date) -> None:
+def _distinct_sql(left: str, right: str) -> str:
+    return f"{left} IS DISTINCT FROM {right}" if _postgres() else f"{left} IS NOT {right}"
+
+
+MEMBER_DAY_COLUMNS = ("segment", "actions", "verbs", "joined_on", "days_since_join", "prev_day")
+
+
+def _member_days_write(start: date, end: date, *, fresh: bool) -> bool:
+    """Upsert the member-days of start … end from the stream, writing only rows that change, then drop the rows of
+    days whose activity has gone. `fresh`: the table holds nothing outside the range (and was emptied). Returns
+    whether any row was written or removed."""
+    table = MemberDay._meta.db_table
     join_sql, _params = _join_day_sql()
+    # The previous active day: the member's day before in the range, else their last rolled-up day before it.
+    earlier = "NULL"
+    if not fresh:
+        earlier = f"(SELECT MAX(p.day) FROM {table} p WHERE p.member_id = g.member_id AND p.day < %s)"  # noqa: S608
+    changed = " OR ".join(_distinct_sql(f"{table}.{column}", f"excluded.{column}") for column in MEMBER_DAY_COLUMNS)
     # Only table names and vendor expressions are interpolated; the dates are parameters.
     sql = f"""
-        INSERT INTO {MemberDay._meta.db_table}
-            (member_id, day, segment, actions, verbs, joined_on, days_since_join)
-        SELECT a.member_id, a.local_date, m.segment, COUNT(*), {_verbs_sql()},
-               {join_sql}, {_days_between_sql("a.local_date", join_sql)}
-        FROM community_activity a JOIN members_member m ON m.id = a.member_id
-        WHERE a.local_date >= %s AND a.local_date <= %s
-        GROUP BY a.member_id, a.local_date, m.segment, m.joined_at
-        ON CONFLICT (member_id, day) DO UPDATE SET
-            segment = excluded.segment, actions = excluded.actions, verbs = excluded.verbs,
-            joined_on = excluded.joined_on, days_since_join = excluded.days_since_join
+        INSERT INTO {table} (member_id, day, {", ".join(MEMBER_DAY_COLUMNS)})
+        SELECT g.member_id, g.day, g.segment, g.actions, g.verbs, g.joined_on, g.since,
+               COALESCE(LAG(g.day) OVER (PARTITION BY g.member_id ORDER BY g.day), {earlier})
+        FROM (
+            SELECT a.member_id AS member_id, a.local_date AS day, m.segment AS segment, COUNT(*) AS actions,
+                   {_verbs_sql()} AS verbs, {join_sql} AS joined_on,
+                   {_days_between_sql("a.local_date", join_sql)} AS since
+            FROM community_activity a JOIN members_member m ON m.id = a.member_id
+            WHERE a.local_date >= %s AND a.local_date <= %s
+            GROUP BY a.member_id, a.local_date, m.segment, m.joined_at
+        ) AS g
+        WHERE 1 = 1
     """  # noqa: S608
+    if not fresh:
+        sql += f"""
+            ON CONFLICT (member_id, day) DO UPDATE SET
+                {", ".join(f"{column} = excluded.{column}" for column in MEMBER_DAY_COLUMNS)}
+            WHERE {changed}
+        """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [start, end])
+        if fresh and _postgres():
+            # The whole stream is read: in one sequential pass, sorted once, rather than member by member through an
+            # index (random reads of the whole table), which is what the planner picks when the table looks cached.
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(sql, [start, end] if fresh else [start, start, end])
+        written = cursor.rowcount != 0
+        if fresh and _postgres():
+            cursor.execute("SET LOCAL enable_indexscan = on")
+            cursor.execute("SET LOCAL enable_bitmapscan = on")
+            # The table was just reloaded: the statements after this one plan with its new statistics.
+            cursor.execute(f"ANALYZE {table}")
+        if not fresh:
+            cursor.execute(
+                f"""
+                DELETE FROM {table} WHERE day >= %s AND day <= %s AND NOT EXISTS (
+                    SELECT 1 FROM community_activity a
+                    WHERE a.member_id = {table}.member_id AND a.local_date = {table}.day
+                )
+                """,  # noqa: S608
+                [start, end],
+            )
+            written = written or cursor.rowcount != 0
+    return written
 
 
-def _day_verbs_write(start: date, end: date) -> None:
-    # Only table names and vendor expressions are interpolated; the dates are parameters.
+def _later_prev_days_fix(end: date) -> list[date]:
+    """After rewriting a range ending on `end`, the first later member-day of each member may have a new previous
+    day: recompute it where it changed. Returns the days of the rows changed (their gap counts are recomputed)."""
+    table = MemberDay._meta.db_table
+    previous = f"(SELECT MAX(p.day) FROM {table} p WHERE p.member_id = {table}.member_id AND p.day < {table}.day)"  # noqa: S608
+    where = (
+        f"{table}.day > %s AND ({table}.prev_day IS NULL OR {table}.prev_day <= %s)"
+        f" AND {_distinct_sql(f'{table}.prev_day', previous)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT day FROM {table} WHERE {where}", [end, end])  # noqa: S608
+        days = sorted(_as_date(row[0]) for row in cursor.fetchall())
+        if days:
+            cursor.execute(f"UPDATE {table} SET prev_day = {previous} WHERE {where}", [end, end])  # noqa: S608
+    return days
+
+
+def _day_verbs_write(start: date, end: date, *, fresh: bool) -> None:
+    # The segment is the one just written to the member-days: a few days join their member-days, the whole stream
+    # joins the (smaller) members table. Only table names are interpolated; the dates are parameters.
+    if fresh:
+        source = "JOIN members_member d ON d.id = a.member_id"
+        dates = [start, end]
+    else:
+        source = f"JOIN {MemberDay._meta.db_table} d ON d.member_id = a.member_id AND d.day = a.local_date"
+        source += " AND d.day >= %s AND d.day <= %s"
+        dates = [start, end, start, end]
     sql = f"""
         INSERT INTO {DayVerb._meta.db_table} (day, segment, verb, members, actions)
-        SELECT a.local_date, m.segment, a.verb, COUNT(DISTINCT a.member_id), COUNT(*)
-        FROM community_activity a JOIN members_member m ON m.id = a.member_id
+        SELECT a.local_date, d.segment, a.verb, COUNT(DISTINCT a.member_id), COUNT(*)
+        FROM community_activity a {source}
         WHERE a.local_date >= %s AND a.local_date <= %s
-        GROUP BY a.local_date, m.segment, a.verb
+        GROUP BY a.local_date, d.segment, a.verb
         ON CONFLICT (day, segment, verb) DO UPDATE SET members = excluded.members, actions = excluded.actions
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [start, end])
+        cursor.execute(sql, dates)
 
 
 def _add_days_sql(day: str, days: int) -> str:
@@ -139,50 +212,75 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _active_in_windows(start: date, end: date, width: int) -> dict[tuple[date, str], int]:
-    """Distinct members active in the `width` days ending on each day start … end, per segment, in one query.
+GAPS = 30  # active_gaps has one count per gap of 1 … 29 days, then one for 30 days or more (or none)
 
-    Each member-day covers [day, day + width - 1], cut short where the member's next active day begins, so one
-    member's intervals never overlap; the count on a day is then a running sum of interval starts and ends.
-    """
-    stop = f"MIN({_add_days_sql('x.day', width)}, COALESCE(x.next_day, {_add_days_sql('x.day', width)}))"
-    if _postgres():
-        stop = stop.replace("MIN(", "LEAST(", 1)
+
+def _days_by_gap(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]]:
+    """Per day and segment, in one pass over the member-days: members active that day by days since their previous
+    active day (`gaps`), and the day's actions and check-ins."""
+    table = MemberDay._meta.db_table
+    gap = f"CASE WHEN prev_day IS NULL THEN {GAPS} ELSE {_days_between_sql('day', 'prev_day')} END"
     sql = f"""
-        WITH x AS (
-            SELECT m.segment AS segment, d.day AS day,
-                   LEAD(d.day) OVER (PARTITION BY d.member_id ORDER BY d.day) AS next_day
-            FROM {MemberDay._meta.db_table} d JOIN members_member m ON m.id = d.member_id
-            WHERE d.day >= %s AND d.day <= %s
-        )
-        SELECT segment, day, COUNT(*) FROM x GROUP BY segment, day
-        UNION ALL
-        SELECT segment, {stop}, -COUNT(*) FROM x GROUP BY segment, {stop}
+        SELECT day, segment, CASE WHEN {gap} > {GAPS} THEN {GAPS} ELSE {gap} END, COUNT(*), SUM(actions),
+               SUM(CASE WHEN verbs LIKE %s THEN 1 ELSE 0 END),
+               {", ".join(f"SUM(CASE WHEN days_since_join = {n} THEN 1 ELSE 0 END)" for n in RETURN_DAYS)}
+        FROM {table} WHERE day >= %s AND day <= %s GROUP BY 1, 2, 3
     """  # noqa: S608
-    deltas: dict[str, dict[date, int]] = {segment: {} for segment in SEGMENTS}
+    result: dict[tuple[date, str], dict[str, Any]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [start - timedelta(days=width - 1), end])
-        for segment, day, delta in cursor.fetchall():
-            per_day = deltas.setdefault(segment, {})
-            per_day[_as_date(day)] = per_day.get(_as_date(day), 0) + delta
-    counts: dict[tuple[date, str], int] = {}
-    for segment, per_day in deltas.items():
-        running = sum(delta for day, delta in per_day.items() if day < start)
-        day = start
-        while day <= end:
-            running += per_day.get(day, 0)
-            counts[(day, segment)] = running
-            day += timedelta(days=1)
-    return counts
+        cursor.execute(sql, [f"%,{CHECK_IN_VERB},%", start, end])
+        for day, segment, days, count, actions, check_ins, *retained in cursor.fetchall():
+            row = result.setdefault(
+                (_as_date(day), segment),
+                {
+                    "gaps": [0] * GAPS,
+                    "actions": 0,
+                    "check_ins": 0,
+                    "retained": dict.fromkeys(map(str, RETURN_DAYS), 0),
+                },
+            )
+            row["gaps"][int(days) - 1] = count
+            row["actions"] += int(actions or 0)
+            row["check_ins"] += int(check_ins or 0)
+            for n, value in zip(RETURN_DAYS, retained, strict=True):
+                row["retained"][str(n)] += int(value or 0)
+    return result
+
+
+def _gaps_by_day(start: date, end: date) -> dict[tuple[date, str], list[int]]:
+    return {key: row["gaps"] for key, row in _days_by_gap(start, end).items()}
+
+
+def _active_in_window(gaps: dict[tuple[date, str], list[int]], day: date, segment: str, width: int) -> int:
+    """Distinct members active in the `width` days ending on `day`: each is counted once, on their first active
+    day in the window, which is the one whose previous active day is before the window."""
+    total = 0
+    for back in range(width):
+        counts = gaps.get((day - timedelta(days=back), segment))
+        if counts:
+            # A member-day `back` days before `day` is their first in the window when its gap exceeds
+            # width - 1 - back days.
+            total += sum(counts[width - 1 - back :])
+    return total
 
 
 def _people_by_day(start: date, end: date) -> dict[tuple[date, str], dict[str, int]]:
     """Members in the program at the end of each day, joined and left that day, per segment (three queries)."""
     zone = program_zone()
-    joined = (
-        Member.objects.annotate(on=TruncDate("joined_at", tzinfo=zone))
+    removed = Q(left_at__isnull=True) & ~Q(status=Member.Status.ACTIVE)
+    first_at = day_bounds(start)[0]
+    # Members who joined before the range only count by segment; the days of the others are looked at one by one.
+    before = [
+        {**row, "on": start - timedelta(days=1)}
+        for row in Member.objects.filter(joined_at__lt=first_at)
+        .values("segment")
+        .annotate(n=Count("pk"), gone=Count("pk", filter=removed))
+    ]
+    joined = before + list(
+        Member.objects.filter(joined_at__gte=first_at)
+        .annotate(on=TruncDate("joined_at", tzinfo=zone))
         .values("segment", "on")
-        .annotate(n=Count("pk"), gone=Count("pk", filter=Q(left_at__isnull=True) & ~Q(status=Member.Status.ACTIVE)))
+        .annotate(n=Count("pk"), gone=Count("pk", filter=removed))
     )
     left = (
         Member.objects.filter(left_at__isnull=False)
@@ -221,20 +319,23 @@ def _people_by_day(start: date, end: date) -> dict[tuple[date, str], dict[str, i
     return result
 
 
-def _day_segments_write(start: date, end: date, now: datetime) -> None:
-    people = _people_by_day(start, end)
-    activity = {
-        (row["day"], row["segment"]): row
-        for row in MemberDay.objects.filter(day__gte=start, day__lte=end)
-        .values("day", "segment")
-        .annotate(
-            dau=Count("pk"),
-            actions=Coalesce(Sum("actions"), 0),
-            check_ins=Count("pk", filter=Q(verbs__contains=f",{CHECK_IN_VERB},")),
+def _stored_gaps(start: date, end: date) -> dict[tuple[date, str], list[int]]:
+    return {
+        (day, segment): list(gaps or [])
+        for day, segment, gaps in DaySegment.objects.filter(day__gte=start, day__lte=end).values_list(
+            "day", "segment", "active_gaps"
         )
     }
-    wau = _active_in_windows(start, end, 7)
-    mau = _active_in_windows(start, end, 30)
+
+
+def _day_segments_write(start: date, end: date, now: datetime) -> None:
+    people = _people_by_day(start, end)
+    activity = _days_by_gap(start, end)
+    # The windows of the range's first days reach back into days rolled up before.
+    gaps = {
+        **_stored_gaps(start - timedelta(days=GAPS - 1), start - timedelta(days=1)),
+        **{key: row["gaps"] for key, row in activity.items()},
+    }
     rows = []
     for offset in range((end - start).days + 1):
         day = start + timedelta(days=offset)
@@ -245,11 +346,13 @@ def _day_segments_write(start: date, end: date, now: datetime) -> None:
                     day=day,
                     segment=segment,
                     **people[(day, segment)],
-                    dau=act.get("dau", 0),
-                    wau=wau.get((day, segment), 0),
-                    mau=mau.get((day, segment), 0),
+                    dau=sum(act["gaps"]) if act else 0,
+                    wau=_active_in_window(gaps, day, segment, 7),
+                    mau=_active_in_window(gaps, day, segment, 30),
                     actions=act.get("actions", 0),
                     check_ins=act.get("check_ins", 0),
+                    active_gaps=gaps.get((day, segment), [0] * GAPS),
+                    retained=act["retained"] if act else dict.fromkeys(map(str, RETURN_DAYS), 0),
                     computed_at=now,
                 )
             )
@@ -259,9 +362,54 @@ def _day_segments_write(start: date, end: date, now: datetime) -> None:
         update_conflicts=True,
         unique_fields=["day", "segment"],
         update_fields=[
-            "members", "new_members", "left_members", "dau", "wau", "mau", "actions", "check_ins", "computed_at",
+            "members", "new_members", "left_members", "dau", "wau", "mau", "actions", "check_ins", "active_gaps",
+            "retained", "computed_at",
         ],
     )  # fmt: skip
+
+
+def _later_windows_refresh(end: date, moved: list[date]) -> None:
+    """Days after a rewritten range ending on `end`: the gap counts of the days in `moved` (whose members' previous
+    days moved), and the WAU/MAU of every rolled-up later day whose window reaches the range or those days."""
+    last = max([end, *moved]) + timedelta(days=GAPS - 1)
+    rows = list(DaySegment.objects.filter(day__gt=end, day__lte=last))
+    if not rows:
+        return
+    gaps = _stored_gaps(end - timedelta(days=GAPS - 1), last)
+    if moved:
+        fresh = _gaps_by_day(moved[0], moved[-1])
+        for row in rows:
+            if moved[0] <= row.day <= moved[-1]:
+                gaps[(row.day, row.segment)] = row.active_gaps = fresh.get((row.day, row.segment), [0] * GAPS)
+    for row in rows:
+        row.wau = _active_in_window(gaps, row.day, row.segment, 7)
+        row.mau = _active_in_window(gaps, row.day, row.segment, 30)
+    DaySegment.objects.bulk_update(rows, ["active_gaps", "wau", "mau"], batch_size=2000)
+
+
+def _tune_session() -> None:
+    """Rebuilds sort and hash millions of rows: give this transaction's statements more memory than the server's
+    default for a request (a session setting, gone at commit)."""
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # Compiling plans to machine code costs more than it saves on statements this size.
+            cursor.execute("SET LOCAL jit = off")
+
+
+def _range_is_everything(start: date, end: date) -> bool:
+    # Two probes of the day index (one condition with NOT or OR would read the whole table when all is inside).
+    return not (MemberDay.objects.filter(day__lt=start).exists() or MemberDay.objects.filter(day__gt=end).exists())
+
+
+def _empty(*models_: Any) -> None:
+    """Remove every row of these tables (derived data) in this transaction."""
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute("TRUNCATE " + ", ".join(model._meta.db_table for model in models_))
+        else:
+            for model in models_:
+                cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608
 
 
 def rollups_rebuild(*, start: date, end: date, actor: Any | None = None, cohorts: bool = True) -> dict[str, Any]:
@@ -277,11 +425,19 @@ def rollups_rebuild(*, start: date, end: date, actor: Any | None = None, cohorts
     now = timezone.now()
     with transaction.atomic():
         _serialize_writers()
-        MemberDay.objects.filter(day__gte=start, day__lte=end).delete()
+        _tune_session()
+        # Rebuilding every rolled-up day (the first build, or a full rebuild) empties the table and loads it in one
+        # pass; a shorter range rewrites only the rows that change.
+        fresh = _range_is_everything(start, end)
+        if fresh:
+            _empty(MemberDay)
         DayVerb.objects.filter(day__gte=start, day__lte=end).delete()
-        _member_days_write(start, end)
-        _day_verbs_write(start, end)
+        changed = _member_days_write(start, end, fresh=fresh)
+        # Later previous days can only move when some member-day of the range was written or removed.
+        later = _later_prev_days_fix(end) if changed and not fresh else []
+        _day_verbs_write(start, end, fresh=fresh)
         _day_segments_write(start, end, now)
+        _later_windows_refresh(end, later)
         if cohorts:
             cohorts_recompute()
         summary = {"start": start.isoformat(), "end": end.isoformat(), "days": (end - start).days + 1}
@@ -324,9 +480,8 @@ def cohorts_recompute() -> dict[str, int]:
     join_sql, _params = _join_day_sql()
     with transaction.atomic(), connection.cursor() as cursor:
         _serialize_writers()
-        CohortCell.objects.all().delete()
-        MemberWeek.objects.all().delete()
-        Cohort.objects.all().delete()
+        _tune_session()
+        _empty(CohortCell, MemberWeek, Cohort)
         cursor.execute(
             f"""
             INSERT INTO {Cohort._meta.db_table} (week, size)
@@ -334,6 +489,7 @@ def cohorts_recompute() -> dict[str, int]:
             GROUP BY 1
             """  # noqa: S608
         )
+        # Written in (member, week) order, so the unique index grows at its end instead of at random places.
         cursor.execute(
             f"""
             INSERT INTO {MemberWeek._meta.db_table} (member_id, cohort_week, week_index, active_days)
@@ -341,17 +497,39 @@ def cohorts_recompute() -> dict[str, int]:
             FROM {MemberDay._meta.db_table} d
             WHERE d.days_since_join >= 0 AND d.days_since_join < %s
             GROUP BY d.member_id, d.joined_on, d.days_since_join / 7
+            ORDER BY d.member_id, d.days_since_join / 7
             """,  # noqa: S608
             [COHORT_WEEKS * 7],
         )
-        thresholds = ", ".join(f"({n})" for n in range(1, MAX_MIN_ACTIVE_DAYS + 1))
+        # A cell "at least n active days" adds up the member-weeks with n … 7 active days: one pass groups the
+        # member-weeks by their active days, a running sum per cell does the rest.
         cursor.execute(
             f"""
             INSERT INTO {CohortCell._meta.db_table} (cohort_week, week_index, min_active_days, members)
-            SELECT w.cohort_week, w.week_index, n.column1, COUNT(*)
-            FROM {MemberWeek._meta.db_table} w JOIN (VALUES {thresholds}) AS n ON w.active_days >= n.column1
-            WHERE w.week_index >= 0
-            GROUP BY w.cohort_week, w.week_index, n.column1
+            SELECT cohort_week, week_index, active_days,
+                   SUM(n) OVER (PARTITION BY cohort_week, week_index ORDER BY active_days DESC)
+            FROM (
+                SELECT w.cohort_week AS cohort_week, w.week_index AS week_index,
+                       CASE WHEN w.active_days > {MAX_MIN_ACTIVE_DAYS} THEN {MAX_MIN_ACTIVE_DAYS}
+                            ELSE w.active_days END AS active_days, COUNT(*) AS n
+                FROM {MemberWeek._meta.db_table} w WHERE w.week_index >= 0
+                GROUP BY 1, 2, 3
+            ) AS counted
+            """  # noqa: S608
+        )
+        # Thresholds no member-week has exactly still have their cell: the count of the next larger one present.
+        cursor.execute(
+            f"""
+            INSERT INTO {CohortCell._meta.db_table} (cohort_week, week_index, min_active_days, members)
+            SELECT c.cohort_week, c.week_index, t.n,
+                   (SELECT MAX(x.members) FROM {CohortCell._meta.db_table} x
+                    WHERE x.cohort_week = c.cohort_week AND x.week_index = c.week_index AND x.min_active_days > t.n)
+            FROM (SELECT DISTINCT cohort_week, week_index FROM {CohortCell._meta.db_table}) AS c
+            JOIN ({" UNION ALL ".join(f"SELECT {n} AS n" for n in range(1, MAX_MIN_ACTIVE_DAYS + 1))}) AS t ON t.n > 0
+            WHERE t.n < (SELECT MAX(y.min_active_days) FROM {CohortCell._meta.db_table} y
+                         WHERE y.cohort_week = c.cohort_week AND y.week_index = c.week_index)
+              AND NOT EXISTS (SELECT 1 FROM {CohortCell._meta.db_table} z WHERE z.cohort_week = c.cohort_week
+                              AND z.week_index = c.week_index AND z.min_active_days = t.n)
             """  # noqa: S608
         )
     rollups_version_bump()

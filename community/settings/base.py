@@ -105,7 +105,8 @@ REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, one client per pool (see community.cache).
+            "BACKEND": "community.cache.PooledClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "hearth"),
         }
@@ -196,8 +197,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "community.api.throttling.AnonRateThrottle",
+        "community.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "60/minute"),
@@ -358,3 +359,7 @@ LOGGING = {
 }
 
 ADMIN_SITE_HEADER = _("Hearth operations")
+
+# How long a process keeps its copy of the point rules, level ladder and active badges (read on every award);
+# a change reaches other processes within this many seconds (see rewards.services.config_cache).
+REWARDS_CONFIG_LOCAL_SECONDS = float(env_int("REWARDS_CONFIG_LOCAL_SECONDS", 5, minimum=0))

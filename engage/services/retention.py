@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from community.models import FollowUpTask
 from community.notifications import notify_bulk
-from community.services import follow_up_task_file
+from community.services import audit_record, follow_up_task_file
 from engage.models import Announcement, Event, JobRun, Question, RetentionSettings
 from engage.services import onboarding
 from members.models import Member
@@ -67,25 +67,29 @@ def job_run(*, job: str, day: date, work: Callable[[], dict[str, Any]]) -> JobRe
 
 # --- quiet members -----------------------------------------------------------------------------------------
 
-# Driven from the members: those active in the silent period are found with one range scan of the
-# (local_date, verb) index and left out; only the rest have their window counted, each through the
-# (member, local_date) index. So the cost follows the quiet-ish members, not the whole stream.
+# Driven from the members, through the (member, local_date) index only: first each member's last active day up to
+# today (one backward index probe per member, LIMIT 1), which keeps the few whose last day falls inside the window
+# but before the silent period; then, for those candidates alone, the distinct active days of the window. So the
+# cost follows the members and the quiet-ish candidates, never the number of rows in the recent days (a range scan
+# of the recent days reads nearly every heap page of the stream, since members' rows are interleaved).
 QUIET_SQL = """
-WITH recent AS (
-    SELECT DISTINCT member_id FROM community_activity
-    WHERE local_date >= %(silent_since)s AND local_date <= %(today)s
+WITH candidates AS MATERIALIZED (
+    SELECT m.id, l.last_day
+    FROM members_member m
+    CROSS JOIN LATERAL (
+        SELECT a.local_date AS last_day FROM community_activity a
+        WHERE a.member_id = m.id AND a.local_date <= %(today)s
+        ORDER BY a.local_date DESC LIMIT 1
+    ) l
+    WHERE m.status = 'active' AND l.last_day >= %(window_start)s AND l.last_day < %(silent_since)s
 )
-SELECT m.id, w.last_day
-FROM members_member m
-CROSS JOIN LATERAL (
-    SELECT MAX(a.local_date) AS last_day, COUNT(DISTINCT a.local_date) AS active_days
-    FROM community_activity a
-    WHERE a.member_id = m.id AND a.local_date >= %(window_start)s AND a.local_date < %(silent_since)s
-) w
-WHERE m.status = 'active'
-  AND NOT EXISTS (SELECT 1 FROM recent r WHERE r.member_id = m.id)
-  AND w.active_days >= %(min_days)s
-ORDER BY m.id
+SELECT c.id, c.last_day
+FROM candidates c
+WHERE (
+    SELECT COUNT(DISTINCT a.local_date) FROM community_activity a
+    WHERE a.member_id = c.id AND a.local_date >= %(window_start)s AND a.local_date < %(silent_since)s
+) >= %(min_days)s
+ORDER BY c.id
 """
 
 
@@ -124,7 +128,17 @@ def quiet_key(member_id: int, last_day: date) -> str:
     return f"member_quiet:{member_id}:{last_day.isoformat()}"
 
 
+# Rows per INSERT when filing the quiet members' tasks and nudges: a population's worth in a statement or two.
+QUIET_BATCH = 5000
+
+
 def quiet_members_process(*, today: date) -> dict[str, Any]:
+    """File a `member_quiet` task and send a `member_nudge` to each quiet member not filed for this quiet spell.
+
+    Set-based: the grouped query, one read of the keys filed before, one read of the members, the tasks in bulk
+    (one INSERT per QUIET_BATCH), one audit record for the batch and one bulk fan-out, however many are quiet.
+    Runs inside `job_run`, which holds the (job, day) row locked, so no other run files the same keys meanwhile.
+    """
     cfg = retention_settings()
     found = quiet_members(
         today=today,
@@ -136,20 +150,28 @@ def quiet_members_process(*, today: date) -> dict[str, Any]:
     filed_before = set(FollowUpTask.objects.filter(dedupe_key__in=list(keys)).values_list("dedupe_key", flat=True))
     fresh = {key: value for key, value in keys.items() if key not in filed_before}
     members = Member.objects.select_related("user").in_bulk([member_id for member_id, _day in fresh.values()])
-    nudged: list[Member] = []
-    for key, (member_id, last_day) in fresh.items():
-        member = members[member_id]
-        _task, created = follow_up_task_file(
+    now = timezone.now()
+    tasks = [
+        FollowUpTask(
             kind="member_quiet",
-            title=_("%(name)s has gone quiet") % {"name": member.display_name},
+            title=(_("%(name)s has gone quiet") % {"name": members[member_id].display_name})[:200],
             detail=_("Last active on %(day)s.") % {"day": last_day.isoformat()},
-            member=member,
+            member_id=member_id,
             url=f"/admin/members/member/{member_id}/change/",
             dedupe_key=key,
+            created_at=now,
         )
-        if created:
-            nudged.append(member)
-    notify_bulk(members=nudged, kind="member_nudge", url="/")
+        for key, (member_id, last_day) in fresh.items()
+    ]
+    FollowUpTask.objects.bulk_create(tasks, batch_size=QUIET_BATCH)
+    nudged = [members[task.member_id] for task in tasks]
+    if tasks:
+        audit_record(
+            actor=None,
+            action="follow_up_task.file_bulk",
+            after={"kind": "member_quiet", "day": today.isoformat(), "count": len(tasks)},
+        )
+    notify_bulk(members=nudged, kind="member_nudge", url="/", batch_size=QUIET_BATCH)
     return {"quiet": len(found), "new_tasks": len(nudged)}
 
 

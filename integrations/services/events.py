@@ -3,7 +3,8 @@
 Each accepted event becomes one activity with verb ``product.<name>`` and ``dedupe_key="product:<event id>"``, so
 a re-sent or raced event records once. Rows are checked one by one: a malformed row or an unknown member is
 reported in that row's result and the rest of the batch is kept. Everything is done with a constant number of
-queries per batch (members are resolved in one query), because usage data arrives in bulk.
+queries per batch (one for the members named by e-mail, one for those named by external id, one INSERT that
+also tells which ids are new), because usage data arrives in bulk.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from community.errors import ServiceError
-from community.models import Activity
-from community.services import ActivityInput, activities_record_bulk, audit_record
+from community.services import ActivityInput, activities_record_bulk_returning, audit_record
 from members.models import Member
 
 MAX_BATCH = 1000
@@ -41,7 +41,7 @@ class Outcome:
     REJECTED = "rejected"
 
 
-@dataclass
+@dataclass(slots=True)
 class EventResult:
     index: int
     id: str | None
@@ -55,7 +55,7 @@ class EventResult:
         return row
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     index: int
     event_id: str
@@ -74,8 +74,36 @@ def product_event_dedupe_key(event_id: str) -> str:
     return f"product:{event_id}"
 
 
-def _clean(index: int, raw: Any, now: datetime) -> _Row | EventResult:
-    """A row's fields, or its rejection with a message per field (cheap checks only: this runs 20,000 times/s)."""
+def _surely_small(properties: Mapping[str, Any]) -> bool:
+    """True when flat `properties` certainly encode to at most MAX_PROPERTIES_BYTES of JSON, without encoding them.
+
+    Each key and string counts as if every character needed a 12-character escape, each number as 24 characters;
+    anything else (nested values) says False, and the caller measures the encoding itself."""
+    budget = MAX_PROPERTIES_BYTES - 2
+    for key, value in properties.items():
+        kind = type(value)
+        if kind is str:
+            budget -= 12 * len(value) + 2
+        elif kind is int:
+            if value.bit_length() > 64:
+                return False
+            budget -= 24
+        elif kind is float or kind is bool or value is None:
+            budget -= 24
+        else:
+            return False
+        if type(key) is not str:
+            return False
+        budget -= 12 * len(key) + 6
+        if budget < 0:
+            return False
+    return True
+
+
+def _clean(index: int, raw: Any, latest: datetime) -> _Row | EventResult:
+    """A row's fields, or its rejection with a message per field (cheap checks only: this runs 20,000 times/s).
+
+    `latest` is the latest acceptable occurred_at."""
     if not isinstance(raw, Mapping):
         return EventResult(index, None, Outcome.REJECTED, {"non_field_errors": [_("Each event must be an object.")]})
     errors: dict[str, list[str]] = {}
@@ -103,17 +131,19 @@ def _clean(index: int, raw: Any, now: datetime) -> _Row | EventResult:
                 occurred_at = None
     if occurred_at is None:
         errors["occurred_at"] = [_("Give occurred_at as an ISO 8601 date and time with its offset.")]
-    elif timezone.is_naive(occurred_at):
+    elif occurred_at.utcoffset() is None:
         errors["occurred_at"] = [_("occurred_at needs a time zone offset, e.g. 2026-03-01T09:30:00Z.")]
         occurred_at = None
-    elif occurred_at > now + MAX_FUTURE_SKEW:
+    elif occurred_at > latest:
         errors["occurred_at"] = [_("occurred_at is in the future.")]
     properties = raw.get("properties", {})
     if properties is None:
         properties = {}
     if not isinstance(properties, Mapping):
         errors["properties"] = [_("properties must be an object.")]
-    elif properties and len(json.dumps(properties, default=str)) > MAX_PROPERTIES_BYTES:
+    elif (
+        properties and not _surely_small(properties) and len(json.dumps(properties, default=str)) > MAX_PROPERTIES_BYTES
+    ):
         errors["properties"] = [_("Keep properties under 8 KB.")]
     email = raw.get("email")
     external_id = raw.get("external_id")
@@ -132,39 +162,33 @@ def _clean(index: int, raw: Any, now: datetime) -> _Row | EventResult:
         event_id=event_id,
         name=name,
         occurred_at=occurred_at,
-        properties=dict(properties),
+        properties=properties if type(properties) is dict else dict(properties),
         email=email.strip().lower() if email else None,
         external_id=external_id or None,
     )
 
 
 def _members_for(rows: Sequence[_Row], provider: str) -> tuple[dict[str, Member], dict[str, Member]]:
-    """Members by e-mail and by external id for the whole batch, in one query."""
+    """Members by e-mail and by external id for the whole batch: one query for each kind of name, each one driven
+    by its own unique index (e-mail, or provider and external id), however many members the program has."""
     emails = sorted({row.email for row in rows if row.email})
     external_ids = sorted({row.external_id for row in rows if row.external_id})
-    if not emails and not external_ids:
-        return {}, {}
-    match = Q()
-    queryset = Member.objects.all()
-    if external_ids:
-        queryset = queryset.annotate(
-            identity=FilteredRelation(
-                "external_identities",
-                condition=Q(external_identities__provider=provider, external_identities__external_id__in=external_ids),
-            )
-        ).annotate(matched_external_id=F("identity__external_id"))
-        match |= Q(identity__isnull=False)
-    if emails:
-        match |= Q(user__email__in=emails)
-    email_set = set(emails)
     by_email: dict[str, Member] = {}
     by_external_id: dict[str, Member] = {}
-    for found in queryset.filter(match).select_related("user"):
-        if found.user.email in email_set:
-            by_email.setdefault(found.user.email, found)
-        matched = getattr(found, "matched_external_id", None)
-        if matched:
-            by_external_id.setdefault(matched, found)
+    if external_ids:
+        found = (
+            Member.objects.filter(
+                external_identities__provider=provider, external_identities__external_id__in=external_ids
+            )
+            .annotate(matched_external_id=F("external_identities__external_id"))
+            .order_by()
+        )
+        for member in found:
+            by_external_id[member.matched_external_id] = member
+    if emails:
+        found = Member.objects.filter(user__email__in=emails).annotate(matched_email=F("user__email")).order_by()
+        for member in found:
+            by_email[member.matched_email] = member
     return by_email, by_external_id
 
 
@@ -183,20 +207,20 @@ def product_events_record(
         raise ServiceError(
             _("Send at most %(max)d events per request.") % {"max": MAX_BATCH}, field="events", code="too_many"
         )
-    now = timezone.now()
+    latest = timezone.now() + MAX_FUTURE_SKEW
     results: list[EventResult | None] = [None] * len(events)
     rows: list[_Row] = []
     for index, raw in enumerate(events):
-        cleaned = _clean(index, raw, now)
+        cleaned = _clean(index, raw, latest)
         if isinstance(cleaned, EventResult):
             results[index] = cleaned
         else:
             rows.append(cleaned)
     by_email, by_external_id = _members_for(rows, provider)
-    keys = [product_event_dedupe_key(row.event_id) for row in rows]
-    seen = set(Activity.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)) if keys else set()
     entries: list[ActivityInput] = []
-    for row, key in zip(rows, keys, strict=True):
+    pending: list[tuple[_Row, str]] = []
+    in_batch: set[str] = set()
+    for row in rows:
         member = by_external_id.get(row.external_id) if row.external_id else by_email.get(row.email or "")
         if member is None:
             if row.external_id:
@@ -205,11 +229,12 @@ def product_events_record(
                 errors = {"email": [_("No member has this email address.")]}
             results[row.index] = EventResult(row.index, row.event_id, Outcome.REJECTED, errors)
             continue
-        if key in seen:
+        key = product_event_dedupe_key(row.event_id)
+        if key in in_batch:
             results[row.index] = EventResult(row.index, row.event_id, Outcome.DUPLICATE)
             continue
-        seen.add(key)
-        results[row.index] = EventResult(row.index, row.event_id, Outcome.RECORDED)
+        in_batch.add(key)
+        pending.append((row, key))
         entries.append(
             ActivityInput(
                 member=member,
@@ -219,17 +244,25 @@ def product_events_record(
                 dedupe_key=key,
             )
         )
+    recorded_keys: set[str] = set()
     if entries:
+        # The insert itself says which ids are new (recorded before, or by a concurrent request: a duplicate), so
+        # there is no look-up first and a race for the same id still records it once.
         with transaction.atomic():
-            activities_record_bulk(entries=entries)
-            audit_record(
-                actor=actor,
-                action="product_events.record",
-                after={
-                    "recorded": len(entries),
-                    "rows": len(events),
-                    "provider": provider,
-                    "token": getattr(token, "prefix", None),
-                },
-            )
+            recorded = activities_record_bulk_returning(entries=entries)
+            if recorded:
+                audit_record(
+                    actor=actor,
+                    action="product_events.record",
+                    after={
+                        "recorded": len(recorded),
+                        "rows": len(events),
+                        "provider": provider,
+                        "token": getattr(token, "prefix", None),
+                    },
+                )
+        recorded_keys = {activity.dedupe_key for activity in recorded}
+    for row, key in pending:
+        status = Outcome.RECORDED if key in recorded_keys else Outcome.DUPLICATE
+        results[row.index] = EventResult(row.index, row.event_id, status)
     return [result for result in results if result is not None]

@@ -1,11 +1,13 @@
 """An operator merges two member records of one person (signed up twice, imported under another address).
 
-What can move moves to the target: activities, notifications, notification preferences the target has not set,
-follow-up tasks, external identities and tags. Points move through the ledger, never by editing it: the source
-gets a deduction of everything it holds, the target an award of the source's lifetime points and a spend of what
-the source had already spent — so both balances and both histories stay true. The source is then removed from the
-program (members.services.member_remove) with the reason "merged into …". Badges, feedback, applications and
-other apps' rows stay with the source (their owners have no move service yet); the audit record lists the counts.
+Everything moves to the target, each app moving its own rows through its merge service: the shared stream
+(activities, notifications, notification settings the target has not set, follow-up tasks) and external
+identities here; profile gaps, tags, applications and exit surveys (members.services.merge); feedback items,
+replies, votes, follows, survey responses, reports and moderation actions (feedback.services.merge); event
+registrations, topic replies, questions, answers and onboarding progress (engage.services.merge); points through
+the ledger, badges, check-ins and the streak, redemptions (rewards.services.merge). Each service settles the
+one-row-per-member collisions of its app (see their docstrings). The source is then removed from the program
+(members.services.member_remove) with the reason "merged into …"; one audit record lists everything that moved.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from community import domain_events
 from community.errors import ServiceError
 from community.models import Activity, FollowUpTask, Notification, NotificationPreference
 from community.services import audit_record
+from engage.services.merge import engage_member_merge
+from feedback.services.merge import feedback_member_merge
 from integrations.models import ExternalIdentity
 from members.models import Member
-from members.services import member_remove, member_tags_set
-from rewards.models import PointBalance
-from rewards.services.ledger import points_award, points_deduct, points_spend
+from members.services import member_remove
+from members.services.merge import members_member_merge
+from rewards.services import rewards_member_merge
 
 
 def member_merge(*, actor: Any, source: Member, target: Member) -> dict[str, int]:
@@ -58,11 +62,9 @@ def member_merge(*, actor: Any, source: Member, target: Member) -> dict[str, int
             NotificationPreference.objects.filter(member=source).exclude(kind__in=target_kinds).update(member=target)
         )
         NotificationPreference.objects.filter(member=source).delete()
-        source_tags = list(source.tags.all())
-        if source_tags:
-            member_tags_set(member=target, tags=list({*target.tags.all(), *source_tags}), actor=actor)
-        moved["tags"] = len(source_tags)
-        moved["points"] = _move_points(actor=actor, source=source, target=target)
+        # The stream moved first: onboarding, levels and badges are then evaluated on the merged history.
+        for app_merge in (members_member_merge, feedback_member_merge, engage_member_merge, rewards_member_merge):
+            moved.update(app_merge(source=source, target=target, actor=actor))
         member_remove(member=source, actor=actor, reason=f"merged into member {target.pk}")
         audit_record(
             actor=actor,
@@ -73,25 +75,3 @@ def member_merge(*, actor: Any, source: Member, target: Member) -> dict[str, int
         )
         domain_events.publish("member.merged", {"source_member_id": source.pk, "target_member_id": target.pk})
     return moved
-
-
-def _move_points(*, actor: Any, source: Member, target: Member) -> int:
-    balance = PointBalance.objects.select_for_update().filter(member_id=source.pk).first()
-    if balance is None or not (balance.lifetime or balance.spendable):
-        return 0
-    lifetime, spendable = balance.lifetime, balance.spendable
-    key = f"merge:{source.pk}:{target.pk}"
-    reason = _("Merged member records")
-    # The deduction is capped per balance, so asking for the larger takes exactly what the source holds.
-    points_deduct(
-        member=source, amount=max(lifetime, spendable), reason=reason, idempotency_key=f"{key}:out", actor=actor
-    )
-    if lifetime:
-        points_award(member=target, amount=lifetime, reason=reason, idempotency_key=f"{key}:in", actor=actor)
-        if lifetime > spendable:
-            points_spend(
-                member=target, amount=lifetime - spendable, reason=reason, idempotency_key=f"{key}:spent", actor=actor
-            )
-    elif spendable:  # refunds can leave spendable points without lifetime ones
-        points_award(member=target, amount=spendable, reason=reason, idempotency_key=f"{key}:in", actor=actor)
-    return lifetime

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import django_filters
-from django.db import IntegrityError, transaction
 from django.urls import include, path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -25,12 +24,14 @@ from rest_framework.views import APIView
 from community import roles
 from community.api.permissions import HasMemberProfile, IsOperator
 from community.api.views import error_responses
+from community.errors import ServiceError
 from members.models import Member
-from rewards.models import MAX_ENTRY_POINTS, IdempotencyRecord, Level, PointEntry
+from rewards.models import MAX_ENTRY_POINTS, Level, PointEntry
 from rewards.selectors import points as selectors
 from rewards.selectors.ledger import balance_for_member
 from rewards.services.checkin import checkin_perform
-from rewards.services.ledger import points_award, points_deduct
+from rewards.services.idempotency import idempotent_perform
+from rewards.services.ledger import LedgerResult, points_award, points_deduct
 
 MAX_ID = 2**63 - 1
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -126,7 +127,8 @@ class PointChangeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
     def validate_member(self, value: int) -> Member:
-        member = Member.objects.select_related("user").filter(pk=value).first()
+        # Only what an award needs (the id, and the account to refuse awarding oneself).
+        member = Member.objects.only("id", "user_id", "time_zone").filter(pk=value).first()
         if member is None:
             raise serializers.ValidationError(_("No member has this id."))
         return member
@@ -291,43 +293,53 @@ def _fingerprint(request: Request) -> str:
 
 
 def _idempotent(request: Request, perform: Callable[[str], tuple[int, dict[str, Any]]]) -> Response:
-    """Run `perform` once per (user, key): the record of its response is written in the same transaction as
-    its change, so a retry (or a racing duplicate, which waits on the record's unique key) replays it."""
+    """Run `perform` once per (user, key) and replay its first response on retries (see the service)."""
     key = _idempotency_key(request)
-    fingerprint = _fingerprint(request)
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=request.user, key=key, request_fingerprint=fingerprint, response_status=0
-                )
-        except IntegrityError:
-            stored = IdempotencyRecord.objects.get(user=request.user, key=key)
-            if stored.request_fingerprint != fingerprint:
-                raise IdempotencyConflict() from None
-            return Response(
-                stored.response_body, status=stored.response_status, headers={"Idempotent-Replayed": "true"}
-            )
-        # A refusal (400, 403) raises and rolls the record back with everything else: the key stays free.
-        response_status, body = perform(f"api:{request.user.pk}:{key}")
-        record.response_status = response_status
-        record.response_body = body
-        record.save(update_fields=["response_status", "response_body"])
-    return Response(body, status=response_status)
-
-
-def _result_body(entry: PointEntry | None, member: Member) -> dict[str, Any]:
-    balance = balance_for_member(member=member)
-    return json.loads(
-        json.dumps(
-            PointChangeResultSerializer(
-                {
-                    "entry": entry,
-                    "balance": {"lifetime": balance.lifetime, "spendable": balance.spendable},
-                }
-            ).data
+    try:
+        outcome = idempotent_perform(
+            user=request.user,
+            key=key,
+            fingerprint=_fingerprint(request),
+            perform=lambda: perform(f"api:{request.user.pk}:{key}"),
         )
-    )
+    except ServiceError as error:
+        if error.code == "idempotency_key_reused":
+            raise IdempotencyConflict() from None
+        raise
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return Response(outcome.body, status=outcome.status, headers=headers)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _entry_body(entry: PointEntry) -> dict[str, Any]:
+    """What PointEntrySerializer gives, written out: building a ModelSerializer's fields costs more than the
+    award itself (tests check the two agree)."""
+    return {
+        "id": entry.pk,
+        "member": entry.member_id,
+        "kind": entry.kind,
+        "lifetime_delta": entry.lifetime_delta,
+        "spendable_delta": entry.spendable_delta,
+        "reason": entry.reason,
+        "rule": entry.rule_id,
+        "rule_version": entry.rule_version,
+        "created_at": _DATETIME.to_representation(entry.created_at),
+    }
+
+
+def _result_body(result: LedgerResult | None, member: Member) -> dict[str, Any]:
+    if result is not None and result.balance is not None:
+        lifetime, spendable = result.balance
+    else:
+        balance = balance_for_member(member=member)
+        lifetime, spendable = balance.lifetime, balance.spendable
+    entry = result.entry if result is not None else None
+    return {
+        "entry": _entry_body(entry) if entry is not None else None,
+        "balance": {"lifetime": lifetime, "spendable": spendable},
+    }
 
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -373,7 +385,7 @@ class AwardView(APIView):
                 idempotency_key=ledger_key,
                 actor=request.user,
             )
-            return (201 if result.created else 200), _result_body(result.entry, member)
+            return (201 if result.created else 200), _result_body(result, member)
 
         return _idempotent(request, perform)
 
@@ -408,7 +420,7 @@ class DeductionView(APIView):
             )
             if result is None:
                 return 200, _result_body(None, member)
-            return (201 if result.created else 200), _result_body(result.entry, member)
+            return (201 if result.created else 200), _result_body(result, member)
 
         return _idempotent(request, perform)
 

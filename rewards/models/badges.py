@@ -16,10 +16,9 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -31,7 +30,7 @@ __all__ = ["Badge", "BadgeAward", "BadgeTier", "CriteriaType"]
 RESERVED_SLUGS = frozenset({"ob", "mine"})
 MAX_CRITERIA_NUMBER = 1_000_000
 STREAK_VERB = "checked_in"
-ACTIVE_BADGES_CACHE_KEY = "rewards:badges:active:v1"
+ACTIVE_BADGES_CACHE_KEY = "rewards:badges:active:v2"
 # Readable names of the activity verbs badges usually count; any other verb is shown as written.
 VERB_LABELS = {
     "checked_in": _("check in"),
@@ -205,18 +204,6 @@ class Badge(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        super().save(*args, **kwargs)
-        # The evaluator caches the active badges (every award reads them): forget them now, and again at commit
-        # in case another process cached the old rows in between.
-        cache.delete(ACTIVE_BADGES_CACHE_KEY)
-        transaction.on_commit(lambda: cache.delete(ACTIVE_BADGES_CACHE_KEY))
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        deleted = super().delete(*args, **kwargs)
-        cache.delete(ACTIVE_BADGES_CACHE_KEY)
-        return deleted
 
     @property
     def criteria_type(self) -> str:

@@ -26,23 +26,29 @@ class PointEntry(models.Model):
         EXPIRE = "expire", _("expired")
         REVERSAL = "reversal", _("reversed")
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="point_entries")
+    # Every index slows the insert that each award is, so the ledger keeps only those its reads use: the
+    # member's entries by time (which also serves the member foreign key), time, the key, the expiring entries.
+    # Rules, content types and actors are looked up from the ledger only when one is deleted (rare, and
+    # PROTECT refuses the rule and content type anyway).
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="point_entries", db_index=False)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     lifetime_delta = models.BigIntegerField(_("lifetime points"))
     spendable_delta = models.BigIntegerField(_("spendable points"))
     reason = models.CharField(_("reason"), max_length=200)
     rule = models.ForeignKey(
-        "rewards.PointRule", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+        "rewards.PointRule", null=True, blank=True, on_delete=models.PROTECT, related_name="entries", db_index=False
     )
     rule_version = models.PositiveIntegerField(_("rule version"), null=True, blank=True)
-    source_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     source_id = models.CharField(_("source id"), max_length=64, blank=True)
     # Unique per source: the same award asked for twice (a retry, a race) lands once.
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 

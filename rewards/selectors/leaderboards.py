@@ -72,14 +72,50 @@ def redis_client() -> redis.Redis | None:
     return client
 
 
-def redis_script(client: redis.Redis, name: str, source: str) -> Any:
-    """A registered Lua script (sent once, then called by its hash)."""
+class PipelineScript:
+    """A Lua script called by its hash. redis-py's own script objects ask Redis whether every script of a
+    pipeline is loaded (SCRIPT EXISTS) each time the pipeline runs: one more round trip on every award and
+    every board read. This one is loaded once; `run_pipeline` reloads it if Redis has forgotten it."""
+
+    def __init__(self, client: redis.Redis, source: str) -> None:
+        self.client = client
+        self.source = source
+        self.sha = client.script_load(source)
+
+    def reload(self) -> None:
+        self.sha = self.client.script_load(self.source)
+
+    def __call__(self, *, keys: list[str], args: list[Any], client: Any) -> Any:
+        return client.evalsha(self.sha, len(keys), *keys, *args)
+
+
+def redis_script(client: redis.Redis, name: str, source: str) -> PipelineScript:
+    """A Lua script loaded into this Redis (once per process), to call inside pipelines."""
     url = getattr(settings, "REDIS_URL", "") or ""
     script = _scripts.get((url, name))
     if script is None:
         with _lock:
-            script = _scripts.setdefault((url, name), client.register_script(source))
+            script = _scripts.get((url, name))
+            if script is None:
+                script = _scripts[(url, name)] = PipelineScript(client, source)
     return script
+
+
+def run_pipeline(client: redis.Redis, fill: Any, *, transaction: bool = False) -> list[Any]:
+    """Build a pipeline with `fill(pipe)` and run it; if Redis lost the scripts (a restart), load them again
+    and run it once more."""
+    for attempt in (1, 2):
+        pipe = client.pipeline(transaction=transaction)
+        fill(pipe)
+        try:
+            return pipe.execute()
+        except redis.exceptions.NoScriptError:
+            if attempt == 2:
+                raise
+            with _lock:
+                for script in _scripts.values():
+                    script.reload()
+    raise AssertionError("unreachable")
 
 
 def key_prefix() -> str:
@@ -135,11 +171,27 @@ def member_segments(member_ids: Iterable[int] | None) -> dict[int, list[str]]:
         ids = list(member_ids)
         if not ids:
             return {}
+        if len(ids) == 1:
+            return _one_member_segments(ids[0])
         rows = rows.filter(member_id__in=ids)
     segments: dict[int, list[str]] = defaultdict(list)
     for member_id, name in rows.values_list("member_id", "tag__name").order_by("member_id", "tag__name"):
         segments[member_id].append(name)
     return dict(segments)
+
+
+_ONE_MEMBER_SEGMENTS = (
+    f"SELECT t.name FROM {Member.tags.through._meta.db_table} mt JOIN {Tag._meta.db_table} t "  # noqa: S608
+    "ON t.id = mt.tag_id WHERE mt.member_id = %s ORDER BY t.name"
+)
+
+
+def _one_member_segments(member_id: int) -> dict[int, list[str]]:
+    # Every single award asks this; written out so the ORM does not rebuild the join each time.
+    with connection.cursor() as cursor:
+        cursor.execute(_ONE_MEMBER_SEGMENTS, [member_id])
+        names = [name for (name,) in cursor.fetchall()]
+    return {member_id: names} if names else {}
 
 
 def segment_names() -> list[str]:
@@ -277,16 +329,17 @@ def _redis_read(
     """The top `limit` and/or one member's standing in one round trip; None when the board is not ready."""
     keys = board_keys(period.kind, period.key, segment)
     ready = ready_key(period.kind, period.key)
-    pipe = client.pipeline(transaction=False)
-    pipe.get(ready)
-    if limit is not None:
-        pipe.zrevrangebyscore(keys.board, "+inf", "(0", start=0, num=limit, withscores=True)
-        pipe.zcount(keys.board, "(0", "+inf")
-    if member_id is not None:
-        redis_script(client, "rank", RANK_SCRIPT)(
-            keys=[ready, keys.board, keys.scores], args=[member_token(member_id)], client=pipe
-        )
-    answers = pipe.execute()
+    rank = redis_script(client, "rank", RANK_SCRIPT) if member_id is not None else None
+
+    def fill(pipe: Any) -> None:
+        pipe.get(ready)
+        if limit is not None:
+            pipe.zrevrangebyscore(keys.board, "+inf", "(0", start=0, num=limit, withscores=True)
+            pipe.zcount(keys.board, "(0", "+inf")
+        if rank is not None:
+            rank(keys=[ready, keys.board, keys.scores], args=[member_token(member_id)], client=pipe)
+
+    answers = run_pipeline(client, fill)
     if not answers[0]:
         return None
     board = standing = None
@@ -362,10 +415,24 @@ def _sql_standing(member_id: int, period: Period, segment: str) -> Standing:
 
 def sql_cache_bump() -> None:
     """Forget cached SQL boards (called after every posting commits)."""
+    if hasattr(cache, "count"):  # community.cache's Redis backend: one round trip
+        cache.count(SQL_CACHE_VERSION_KEY)
+        return
     try:
         cache.incr(SQL_CACHE_VERSION_KEY)
     except ValueError:
         cache.add(SQL_CACHE_VERSION_KEY, 1, timeout=None)
+
+
+def sql_cache_bump_queue(pipe: Any) -> bool:
+    """Queue the bump on a live-board pipeline when the cache lives in the same Redis (one round trip less per
+    award). False when it does not, and `sql_cache_bump()` must be called instead."""
+    from community.cache import PooledClientRedisCache
+
+    if not isinstance(cache, PooledClientRedisCache) or not cache.shares_server(getattr(settings, "REDIS_URL", "")):
+        return False
+    pipe.incr(cache.make_and_validate_key(SQL_CACHE_VERSION_KEY))
+    return True
 
 
 def _sql_cached(what: str, period: Period, segment: str, compute: Any) -> Any:

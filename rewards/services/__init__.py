@@ -14,6 +14,7 @@ from rewards.services.ledger import (
     points_reverse,
     points_spend,
 )
+from rewards.services.merge import rewards_member_merge
 
 __all__ = [
     "BulkAward",
@@ -25,4 +26,5 @@ __all__ = [
     "points_refund",
     "points_reverse",
     "points_spend",
+    "rewards_member_merge",
 ]

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.urls import reverse
@@ -24,10 +23,20 @@ from community import domain_events, notification_kinds
 from community.errors import ServiceError
 from community.models import Activity
 from community.notification_kinds import NotificationKind
-from community.services import audit_record, model_snapshot, notify, record_activity
+from community.selectors import notification_contexts_of_kind
+from community.services import (
+    ActivityInput,
+    activities_record_bulk,
+    audit_record,
+    audit_record_bulk,
+    model_snapshot,
+    notify,
+    record_activity,
+)
 from members.models import Member
 from rewards.models import Badge, BadgeAward, LeaderboardSnapshot, LeaderboardSnapshotRow, PointBalance
 from rewards.models.badges import ACTIVE_BADGES_CACHE_KEY, STREAK_VERB, CriteriaType
+from rewards.services.config_cache import ConfigCache
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +56,38 @@ TRIGGER_TYPES = {
     ),
 }
 EVALUATION_CHUNK = 500
+# Up to this many automatic awards at once are told in the awarding transaction; more go to a worker.
+AWARD_INLINE_MAX = 20
+AWARD_TASK_CHUNK = 500
 ACTIVE_BADGES_CACHE_SECONDS = 300
 
 
+def _load_active_badges() -> list[Badge]:
+    return list(Badge.objects.filter(is_active=True).order_by("pk"))
+
+
+# Read after every award and every recorded activity (see rewards.services.config_cache).
+_ACTIVE_BADGES = ConfigCache(
+    key=ACTIVE_BADGES_CACHE_KEY, load=_load_active_badges, shared_seconds=ACTIVE_BADGES_CACHE_SECONDS
+)
+
+
 def active_badges() -> list[Badge]:
-    """The active badges, cached: they are read after every award and every recorded activity. Saving or
-    deleting a badge forgets the cache (see Badge.save)."""
-    badges = cache.get(ACTIVE_BADGES_CACHE_KEY)
-    if badges is None:
-        badges = list(Badge.objects.filter(is_active=True).order_by("pk"))
-        cache.set(ACTIVE_BADGES_CACHE_KEY, badges, ACTIVE_BADGES_CACHE_SECONDS)
-    return badges
+    """The active badges. Saving or deleting a badge forgets them (see rewards.apps)."""
+    return _ACTIVE_BADGES.get()
+
+
+def active_badges_forget(**_kwargs: Any) -> None:
+    _ACTIVE_BADGES.forget()
+
+
+def badge_watch_points() -> frozenset[int]:
+    """The lifetime points at which a points badge is earned (badges for a named level follow promotions)."""
+    return frozenset(
+        int(badge.criteria["threshold"])
+        for badge in active_badges()
+        if badge.criteria_type == CriteriaType.LEVEL_REACHED and badge.criteria.get("threshold") is not None
+    )
 
 
 # --- criteria checks: (criteria, candidate member ids) -> {member id: evidence} -------------------------------
@@ -189,30 +219,8 @@ def _award(*, badge: Badge, member: Member, evidence: dict[str, Any], actor: Any
         data={"badge": badge.slug, "tier": badge.tier, "title": badge.is_title},
         dedupe_key=f"badge_earned:{award.assertion_uuid}",
     )
-    notify(
-        member=member,
-        kind=BADGE_AWARDED.key,
-        url=reverse("rewards:badge_detail", args=[badge.slug]),
-        context={
-            "name": member.display_name,
-            "badge_name": badge.name,
-            "badge_slug": badge.slug,
-            "tier": badge.get_tier_display(),
-            "is_title": badge.is_title,
-            "criteria": badge.criteria_explained(),
-        },
-    )
-    domain_events.publish(
-        "badge.awarded",
-        {
-            "award_id": award.pk,
-            "member_id": member.pk,
-            "badge": badge.slug,
-            "badge_name": str(badge.name),
-            "tier": badge.tier,
-            "granted_by_operator": actor is not None,
-        },
-    )
+    _notify_awarded(award, member)
+    _publish_awarded(award, granted_by_operator=actor is not None)
     return award
 
 
@@ -227,22 +235,128 @@ def _evaluate(badges: Iterable[Badge], member_ids: Sequence[int]) -> list[BadgeA
         held = set(
             BadgeAward.objects.filter(badge__in=badges, member_id__in=chunk).values_list("member_id", "badge_id")
         )
-        members: dict[int, Member] = {}
+        earned: list[tuple[Badge, int, dict[str, Any]]] = []
         for badge in badges:
             candidates = [member_id for member_id in chunk if (member_id, badge.pk) not in held]
             if not candidates:
                 continue
             met = CHECKS[CriteriaType(badge.criteria_type)](badge.criteria, candidates)
-            if not met:
-                continue
-            missing = [member_id for member_id in met if member_id not in members]
-            if missing:
-                members.update(Member.objects.select_related("user").in_bulk(missing))
-            for member_id, evidence in sorted(met.items()):
+            earned += [(badge, member_id, evidence) for member_id, evidence in sorted(met.items())]
+        if not earned:
+            continue
+        members = Member.objects.select_related("user").in_bulk(sorted({member_id for _b, member_id, _e in earned}))
+        if len(earned) <= AWARD_INLINE_MAX:
+            for badge, member_id, evidence in earned:
                 award = _award(badge=badge, member=members[member_id], evidence=evidence)
                 if award is not None:
                     awarded.append(award)
+        else:
+            awarded += _award_many(earned, members)
     return awarded
+
+
+def _award_many(earned: list[tuple[Badge, int, dict[str, Any]]], members: dict[int, Member]) -> list[BadgeAward]:
+    """Many automatic awards at once (a bulk award that lifts hundreds over a threshold): a few INSERTs, the
+    stream in one go, and the messages written by a worker after commit."""
+    now = timezone.now()
+    rows = [
+        BadgeAward(badge=badge, member_id=member_id, evidence=evidence, awarded_at=now)
+        for badge, member_id, evidence in earned
+    ]
+    try:
+        with transaction.atomic():
+            created = BadgeAward.objects.bulk_create(rows)
+    except IntegrityError:  # someone else awarded one of them meanwhile: fall back to one at a time
+        return [
+            award
+            for badge, member_id, evidence in earned
+            if (award := _award(badge=badge, member=members[member_id], evidence=evidence)) is not None
+        ]
+    audit_record_bulk(
+        entries=[{"action": "badge.award", "obj": award, "after": model_snapshot(award)} for award in created]
+    )
+    activities_record_bulk(
+        entries=[
+            ActivityInput(
+                member=members[award.member_id],
+                verb=BADGE_EARNED_VERB,
+                occurred_at=award.awarded_at,
+                target=award,
+                data={"badge": award.badge.slug, "tier": award.badge.tier, "title": award.badge.is_title},
+                dedupe_key=f"badge_earned:{award.assertion_uuid}",
+            )
+            for award in created
+        ]
+    )
+    for award in created:
+        _publish_awarded(award, granted_by_operator=False)
+    award_ids = [award.pk for award in created]
+    from rewards.tasks.badges import badges_notify_awarded_task
+
+    def enqueue() -> None:
+        for start in range(0, len(award_ids), AWARD_TASK_CHUNK):
+            badges_notify_awarded_task.delay(award_ids[start : start + AWARD_TASK_CHUNK])
+
+    transaction.on_commit(enqueue, robust=True)
+    return created
+
+
+def _notify_awarded(award: BadgeAward, member: Member) -> None:
+    badge = award.badge
+    notify(
+        member=member,
+        kind=BADGE_AWARDED.key,
+        url=reverse("rewards:badge_detail", args=[badge.slug]),
+        context={
+            "name": member.display_name,
+            "badge_name": badge.name,
+            "badge_slug": badge.slug,
+            "tier": badge.get_tier_display(),
+            "is_title": badge.is_title,
+            "criteria": badge.criteria_explained(),
+            "award_id": award.pk,
+        },
+    )
+
+
+def badges_notify_awarded(*, award_ids: Sequence[int]) -> int:
+    """Send the messages of awards made in bulk. Idempotent: an award already told, or revoked since, is
+    skipped. Returns how many were sent."""
+    awards = list(
+        BadgeAward.objects.filter(pk__in=list(award_ids), revoked_at__isnull=True).select_related(
+            "badge", "member__user"
+        )
+    )
+    if not awards:
+        return 0
+    told = {
+        context.get("award_id")
+        for _member_id, context in notification_contexts_of_kind(
+            member_ids=sorted({award.member_id for award in awards}), kind=BADGE_AWARDED.key
+        )
+    }
+    sent = 0
+    with transaction.atomic():
+        for award in awards:
+            if award.pk not in told:
+                _notify_awarded(award, award.member)
+                sent += 1
+    return sent
+
+
+def _publish_awarded(award: BadgeAward, *, granted_by_operator: bool) -> None:
+    badge = award.badge
+    domain_events.publish(
+        "badge.awarded",
+        {
+            "award_id": award.pk,
+            "member_id": award.member_id,
+            "badge": badge.slug,
+            "badge_name": str(badge.name),
+            "tier": badge.tier,
+            "granted_by_operator": granted_by_operator,
+        },
+    )
 
 
 def badges_evaluate(*, member_ids: Sequence[int], trigger: str) -> list[BadgeAward]:

@@ -40,8 +40,10 @@ from rewards.selectors.leaderboards import (
     ready_key,
     redis_client,
     redis_script,
+    run_pipeline,
     segment_index_key,
     sql_cache_bump,
+    sql_cache_bump_queue,
 )
 
 logger = logging.getLogger(__name__)
@@ -52,32 +54,50 @@ RETENTION = {"day": timedelta(days=2), "week": timedelta(days=8), "month": timed
 ALL_TIME_RETENTION = timedelta(days=35)
 TEMP_KEY_SECONDS = 3600  # a rebuild that dies half-way leaves nothing behind for long
 
-# Move one member on one board by a delta, keeping the distinct-scores set (for dense ranks) in step.
-# KEYS: board, distinct scores, score counts. ARGV: member, delta, expire-at (unix seconds; 0 = never).
+# Move members on several boards by deltas, keeping each board's distinct-scores set (for dense ranks) in step,
+# and the period's index of segments with a board. Four keys per board: board, distinct scores, score counts,
+# segment index. ARGV, per board: expire-at (unix seconds; 0 = never), segment ("" for everyone), the number of
+# pairs, then member, delta pairs. One call per award moves all its boards.
 INCREMENT_SCRIPT = """
-local old = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
-local new = tonumber(redis.call('ZINCRBY', KEYS[1], ARGV[2], ARGV[1]))
-if old > 0 then
-  local text = string.format('%.0f', old)
-  if redis.call('HINCRBY', KEYS[3], text, -1) <= 0 then
-    redis.call('HDEL', KEYS[3], text)
-    redis.call('ZREM', KEYS[2], text)
+local a = 1
+for b = 0, #KEYS / 4 - 1 do
+  local board, scores, counts, index = KEYS[4 * b + 1], KEYS[4 * b + 2], KEYS[4 * b + 3], KEYS[4 * b + 4]
+  local at, segment, pairs = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
+  for i = 1, pairs do
+    local member, delta = ARGV[a], ARGV[a + 1]
+    a = a + 2
+    local old = tonumber(redis.call('ZSCORE', board, member) or '0')
+    local new = tonumber(redis.call('ZINCRBY', board, delta, member))
+    if old > 0 then
+      local text = string.format('%.0f', old)
+      if redis.call('HINCRBY', counts, text, -1) <= 0 then
+        redis.call('HDEL', counts, text)
+        redis.call('ZREM', scores, text)
+      end
+    end
+    if new > 0 then
+      local text = string.format('%.0f', new)
+      if redis.call('HINCRBY', counts, text, 1) == 1 then
+        redis.call('ZADD', scores, text, text)
+      end
+    elseif new == 0 then
+      redis.call('ZREM', board, member)
+    end
+  end
+  if segment ~= '' then
+    redis.call('SADD', index, segment)
+  end
+  if at > 0 then
+    redis.call('EXPIREAT', board, at)
+    redis.call('EXPIREAT', scores, at)
+    redis.call('EXPIREAT', counts, at)
+    if segment ~= '' then redis.call('EXPIREAT', index, at) end
   end
 end
-if new > 0 then
-  local text = string.format('%.0f', new)
-  if redis.call('HINCRBY', KEYS[3], text, 1) == 1 then
-    redis.call('ZADD', KEYS[2], text, text)
-  end
-elseif new == 0 then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-end
-local at = tonumber(ARGV[3])
-if at > 0 then
-  for i = 1, 3 do redis.call('EXPIREAT', KEYS[i], at) end
-end
-return 1
+return a - 1
 """
+INCREMENT_CHUNK = 1000  # member moves per script call (each call holds Redis while it runs)
 
 
 # Fill a new board from a JSON array of [member, score] pairs, with its distinct positive scores and their counts.
@@ -152,8 +172,12 @@ def leaderboard_entries_posted(*, entries: Sequence[Any]) -> None:
         return
     segments = member_segments({entry.member_id for entry in moving})
     increments: Increments = defaultdict(lambda: defaultdict(int))
+    periods_at: dict[datetime, list[Period]] = {}  # a bulk award's entries share one moment
     for entry in moving:
-        for period in _periods_of(entry.created_at):
+        periods = periods_at.get(entry.created_at)
+        if periods is None:
+            periods = periods_at[entry.created_at] = _periods_of(entry.created_at)
+        for period in periods:
             increments[(period, "")][entry.member_id] += entry.lifetime_delta
             for segment in segments.get(entry.member_id, ()):
                 increments[(period, segment)][entry.member_id] += entry.lifetime_delta
@@ -161,34 +185,55 @@ def leaderboard_entries_posted(*, entries: Sequence[Any]) -> None:
 
 
 def _queue_increments(pipe: Any, script: Any, increments: Increments, *, prefix: str, expire: bool = True) -> None:
+    """Queue script calls that apply `increments`: the boards go together, up to INCREMENT_CHUNK moves a call."""
+    keys: list[str] = []
+    args: list[Any] = []
+    moves = 0
+
+    def flush() -> None:
+        nonlocal keys, args, moves
+        if keys:
+            script(keys=keys, args=args, client=pipe)
+        keys, args, moves = [], [], 0
+
     for (period, segment), per_member in increments.items():
-        keys = board_keys(period.kind, period.key, segment, prefix=prefix)
+        board = board_keys(period.kind, period.key, segment, prefix=prefix)
+        index = segment_index_key(period.kind, period.key, prefix=prefix)
         at = _expire_at(period) if expire else 0
-        for member_id, delta in per_member.items():
-            if delta:
-                script(
-                    keys=[keys.board, keys.scores, keys.counts], args=[member_token(member_id), delta, at], client=pipe
-                )
+        pending = [(member_token(member_id), delta) for member_id, delta in per_member.items() if delta]
+        for start in range(0, len(pending), INCREMENT_CHUNK):
+            chunk = pending[start : start + INCREMENT_CHUNK]
+            if moves + len(chunk) > INCREMENT_CHUNK:
+                flush()
+            keys += [board.board, board.scores, board.counts, index]
+            # A rebuild's replay (no expiry) leaves the segment index to the swap, which writes it afresh.
+            args += [at, segment if expire else "", len(chunk)]
+            for token, delta in chunk:
+                args += [token, delta]
+            moves += len(chunk)
+    flush()
 
 
 def _push(increments: Increments) -> None:
     client = redis_client()
+    bumped = [False]  # the SQL-board cache version went up in the same pipeline
     try:
         if client is None:
             return
         prefix = key_prefix()
-        pipe = client.pipeline(transaction=False)
-        _queue_increments(pipe, redis_script(client, "increment", INCREMENT_SCRIPT), increments, prefix=prefix)
-        for period, segment in increments:
-            if segment:
-                index = segment_index_key(period.kind, period.key, prefix=prefix)
-                pipe.sadd(index, segment)
-                pipe.expireat(index, _expire_at(period))
-        pipe.execute()
+        increment = redis_script(client, "increment", INCREMENT_SCRIPT)
+
+        def fill(pipe: Any) -> None:
+            _queue_increments(pipe, increment, increments, prefix=prefix)
+            bumped[0] = sql_cache_bump_queue(pipe)
+
+        run_pipeline(client, fill)
     except redis.RedisError:
+        bumped[0] = False
         logger.exception("Moving the live leaderboards failed; the next rebuild from the ledger will repair them")
     finally:
-        sql_cache_bump()
+        if not bumped[0]:
+            sql_cache_bump()
 
 
 # --- rebuild from the ledger -------------------------------------------------------------------------------
@@ -280,14 +325,16 @@ def leaderboard_rebuild(
 
     prefix = key_prefix()
     temp_prefix = f"{prefix}:tmp:{uuid.uuid4().hex}"
-    pipe = client.pipeline(transaction=False)
     load = redis_script(client, "load", LOAD_SCRIPT)
     tokens = {member_id: member_token(member_id) for member_id in ranked_members}
-    for (period, segment), scores in boards.items():
-        if scores:
-            keys = board_keys(period.kind, period.key, segment, prefix=temp_prefix)
-            _write_board(pipe, load, keys, scores, tokens)
-    pipe.execute()
+
+    def fill_boards(pipe: Any) -> None:
+        for (period, segment), scores in boards.items():
+            if scores:
+                keys = board_keys(period.kind, period.key, segment, prefix=temp_prefix)
+                _write_board(pipe, load, keys, scores, tokens)
+
+    run_pipeline(client, fill_boards)
 
     # Entries that committed since the board totals were read.
     replay: dict[tuple[Period, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -305,11 +352,8 @@ def leaderboard_rebuild(
                     replay[(period, segment)][member_id] += delta
                     boards.setdefault((period, segment), {})
     if replay:
-        pipe = client.pipeline(transaction=False)
-        _queue_increments(
-            pipe, redis_script(client, "increment", INCREMENT_SCRIPT), replay, prefix=temp_prefix, expire=False
-        )
-        pipe.execute()
+        increment = redis_script(client, "increment", INCREMENT_SCRIPT)
+        run_pipeline(client, lambda pipe: _queue_increments(pipe, increment, replay, prefix=temp_prefix, expire=False))
 
     _swap(client, boards, periods, prefix=prefix, temp_prefix=temp_prefix)
     result = RebuildResult(len(periods), len(boards), len(ranked_members), time.perf_counter() - started)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
@@ -23,20 +22,25 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from community import domain_events, notification_kinds
+from community import selectors as community_selectors
 from community import services as community_services
 from community.models import Activity
 from community.notification_kinds import NotificationKind
 from community.services import audit_record, model_snapshot
 from members.models import Member
 from rewards.models import Level, MemberLevel, PointBalance, Privilege
+from rewards.services.config_cache import ConfigCache
 
 logger = logging.getLogger(__name__)
 
 LEVEL_UP = notification_kinds.register(NotificationKind("level_up", _("Reaching a new level")))
 LEVEL_REACHED = "level_reached"
 EVALUATE_CHUNK = 1000
-LADDER_CACHE_KEY = "rewards:level-ladder:v1"
+LADDER_CACHE_KEY = "rewards:level-ladder:v2"
 LADDER_CACHE_SECONDS = 60
+# Up to this many promotions at once are announced in the posting's own transaction; more go to a worker.
+ANNOUNCE_INLINE_MAX = 20
+ANNOUNCE_TASK_CHUNK = 500
 
 # (name msgid, lifetime points, privileges, shop discount %, minimum active days in 30)
 DEFAULT_LEVELS: tuple[tuple[str, int, list[str], int, int | None], ...] = (
@@ -71,21 +75,30 @@ class LevelChange:
     after: Level | None
 
 
+def _load_ladder() -> list[Level]:
+    return list(Level.objects.order_by("threshold"))
+
+
+# Read on every award (see rewards.services.config_cache); saving or deleting a level forgets it.
+_LADDER = ConfigCache(key=LADDER_CACHE_KEY, load=_load_ladder, shared_seconds=LADDER_CACHE_SECONDS)
+
+
 def level_ladder(*, cached: bool = False) -> list[Level]:
     """The levels, lowest first. `cached` (for the per-award evaluation) reads a copy that saving or deleting a
-    level forgets, at once and again on commit."""
-    if not cached:
-        return list(Level.objects.order_by("threshold"))
-    ladder = cache.get(LADDER_CACHE_KEY)
-    if ladder is None:
-        ladder = list(Level.objects.order_by("threshold"))
-        cache.set(LADDER_CACHE_KEY, ladder, LADDER_CACHE_SECONDS)
-    return ladder
+    level forgets."""
+    return _LADDER.get() if cached else _load_ladder()
 
 
 def level_ladder_forget(**_kwargs: Any) -> None:
-    cache.delete(LADDER_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
+    _LADDER.forget()
+
+
+def level_watch_points() -> tuple[frozenset[int], int | None]:
+    """What a points change must touch to possibly change a level: the thresholds, and the lowest threshold of
+    a level with an activity condition (at or above it, any posting may qualify the member)."""
+    ladder = _LADDER.get()
+    conditional = [level.threshold for level in ladder if level.has_activity_condition()]
+    return frozenset(level.threshold for level in ladder), min(conditional, default=None)
 
 
 def _active_days(member_ids: Iterable[int], window: int, *, today: date) -> dict[int, int]:
@@ -168,6 +181,7 @@ def _evaluate_chunk(ids: list[int], ladder: list[Level], now: datetime) -> list[
     )
     check = _ActivityCheck(ids, timezone.localdate(now))
     new_rows: list[MemberLevel] = []
+    moving_up: dict[int, list[int]] = {}
     promotions: list[LevelChange] = []
     mark_below: list[int] = []
     clear_below: list[int] = []
@@ -182,9 +196,7 @@ def _evaluate_chunk(ids: list[int], ladder: list[Level], now: datetime) -> list[
                 if level_id is None:
                     new_rows.append(MemberLevel(member_id=member_id, level=ladder[target], reached_at=now))
                 else:
-                    MemberLevel.objects.filter(member_id=member_id).update(
-                        level=ladder[target], reached_at=now, below_since=None
-                    )
+                    moving_up.setdefault(target, []).append(member_id)
                 promotions.append(LevelChange(member_id, before, ladder[target]))
                 continue
         if level_id is None:
@@ -195,6 +207,10 @@ def _evaluate_chunk(ids: list[int], ladder: list[Level], now: datetime) -> list[
             clear_below.append(member_id)
     if new_rows:
         MemberLevel.objects.bulk_create(new_rows, ignore_conflicts=True)
+    for target, member_ids in moving_up.items():  # one UPDATE per level reached, however many members
+        MemberLevel.objects.filter(member_id__in=member_ids).update(
+            level=ladder[target], reached_at=now, below_since=None
+        )
     if mark_below:
         MemberLevel.objects.filter(member_id__in=mark_below, below_since__isnull=True).update(below_since=now)
     if clear_below:
@@ -223,19 +239,46 @@ def _announce(promotions: list[LevelChange]) -> None:
             if change.after is not None
         ]
     )
-    url = reverse("rewards:points")
     for change in newsworthy:
-        member, level = members[change.member_id], change.after
+        level = change.after
         assert level is not None
-        domain_events.publish(
-            "level.changed",
-            {
-                "member_id": member.pk,
-                "level_id": level.pk,
-                "level": str(level.name),
-                "previous_level_id": change.before.pk if change.before is not None else None,
-            },
-        )
+        _publish_level_changed(member_id=change.member_id, level=level, previous=change.before, direction="up")
+    pairs = [(change.member_id, change.after.pk) for change in newsworthy if change.after is not None]
+    if len(pairs) <= ANNOUNCE_INLINE_MAX:
+        _notify_promoted(pairs, members=members)
+        return
+    # A bulk award can promote hundreds at once: their messages are written by a worker once this commits, so
+    # the award itself stays quick.
+    from rewards.tasks.points import levels_notify_promoted_task
+
+    def enqueue() -> None:
+        for start in range(0, len(pairs), ANNOUNCE_TASK_CHUNK):
+            levels_notify_promoted_task.delay([list(pair) for pair in pairs[start : start + ANNOUNCE_TASK_CHUNK]])
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def _publish_level_changed(*, member_id: int, level: Level | None, previous: Level | None, direction: str) -> None:
+    domain_events.publish(
+        "level.changed",
+        {
+            "member_id": member_id,
+            "level_id": level.pk if level is not None else None,
+            "level": str(level.name) if level is not None else None,
+            "previous_level_id": previous.pk if previous is not None else None,
+            "direction": direction,
+        },
+    )
+
+
+def _notify_promoted(pairs: Sequence[tuple[int, int]], *, members: dict[int, Member]) -> int:
+    levels = Level.objects.in_bulk({level_id for _member_id, level_id in pairs})
+    url = reverse("rewards:points")
+    sent = 0
+    for member_id, level_id in pairs:
+        member, level = members.get(member_id), levels.get(level_id)
+        if member is None or level is None:
+            continue
         community_services.notify(
             member=member,
             kind=LEVEL_UP.key,
@@ -248,6 +291,30 @@ def _announce(promotions: list[LevelChange]) -> None:
                 "shop_discount_percent": level.shop_discount_percent,
             },
         )
+        sent += 1
+    return sent
+
+
+def levels_notify_promoted(*, promotions: Sequence[tuple[int, int]]) -> int:
+    """Send the level-up messages of a bulk promotion: (member id, level id) pairs. Idempotent: a member who
+    already has the message for that level, or no longer holds it, gets nothing. Returns how many were sent."""
+    wanted = {(int(member_id), int(level_id)) for member_id, level_id in promotions}
+    if not wanted:
+        return 0
+    member_ids = sorted({member_id for member_id, _level_id in wanted})
+    holding = set(MemberLevel.objects.filter(member_id__in=member_ids).values_list("member_id", "level_id").order_by())
+    told = {
+        (member_id, context.get("level_id"))
+        for member_id, context in community_selectors.notification_contexts_of_kind(
+            member_ids=member_ids, kind=LEVEL_UP.key
+        )
+    }
+    due = sorted(pair for pair in wanted & holding if pair not in told)
+    if not due:
+        return 0
+    members = Member.objects.select_related("user").in_bulk([member_id for member_id, _level_id in due])
+    with transaction.atomic():
+        return _notify_promoted(due, members=members)
 
 
 # --- the daily review: activity conditions and due demotions ----------------------------------------------
@@ -318,10 +385,13 @@ def _finalise_demotion(*, member_id: int, now: datetime) -> bool:
             member_level.below_since = None
             member_level.save(update_fields=["below_since"])
             return False
+        previous = member_level.level
         if target < 0:  # no level is left (the ladder has no 0-point level): the member holds none
             audit_record(actor=None, action="member_level.demote", obj=member_level, before=before, after=None)
             member_level.delete()
+            _publish_level_changed(member_id=member_id, level=None, previous=previous, direction="down")
             return True
+        _publish_level_changed(member_id=member_id, level=ladder[target], previous=previous, direction="down")
         member_level.level = ladder[target]
         member_level.reached_at = now
         member_level.below_since = None

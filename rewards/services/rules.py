@@ -14,13 +14,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -29,12 +27,13 @@ from community.errors import ServiceError
 from community.models import Activity
 from community.services import audit_record, model_snapshot
 from rewards.models import PointBalance, PointEntry, PointRule
+from rewards.services.config_cache import ConfigCache
 from rewards.services.ledger import LedgerResult, points_award, points_deduct
 
 logger = logging.getLogger(__name__)
 
 MAX_RULE_POINTS = 1_000_000
-RULES_CACHE_KEY = "rewards:point-rules:v1"
+RULES_CACHE_KEY = "rewards:point-rules:v2"
 RULES_CACHE_SECONDS = 60
 # Changing any of these changes what a member earns, so the rule gets a new version (history keeps the old one).
 VERSIONED_FIELDS = ("points", "daily_cap", "weekly_cap", "cooldown_seconds", "first_time_only", "conditions")
@@ -112,14 +111,27 @@ def _has_limits(rule: PointRule) -> bool:
     return bool(rule.daily_cap or rule.weekly_cap or rule.cooldown_seconds or rule.first_time_only)
 
 
+_LOCK_BALANCE = f"SELECT member_id FROM {PointBalance._meta.db_table} WHERE member_id = %s"  # noqa: S608
+# Written out (not built by the ORM) because every capped award runs it. LIKE needs its wildcards escaped:
+# the prefixes are made of digits, letters, "-" and ":" only, so none occur.
+_EARLIER_AWARDS = (
+    "SELECT COUNT(*), COUNT(*) FILTER (WHERE idempotency_key LIKE %s), "  # noqa: S608
+    "COUNT(*) FILTER (WHERE idempotency_key LIKE %s), MAX(created_at) "
+    f"FROM {PointEntry._meta.db_table} WHERE member_id = %s AND rule_id = %s AND idempotency_key <> %s"
+)
+
+
 def _lock_member_points(member_id: int) -> None:
     """Serialise rule evaluation per member on their balance row (the ledger updates the same row, so the
     order of locks is always the same): two activities racing can then never both squeeze under a cap."""
-    locked = PointBalance.objects.select_for_update().filter(member_id=member_id).values_list("pk", flat=True)
-    if list(locked):
-        return
-    PointBalance.objects.bulk_create([PointBalance(member_id=member_id)], ignore_conflicts=True)
-    list(locked.all())
+    # SQLite has no row locks (it serialises every write transaction anyway).
+    lock = f"{_LOCK_BALANCE} FOR UPDATE" if connection.features.has_select_for_update else _LOCK_BALANCE
+    with connection.cursor() as cursor:
+        cursor.execute(lock, [member_id])
+        if cursor.fetchone() is not None:
+            return
+        PointBalance.objects.bulk_create([PointBalance(member_id=member_id)], ignore_conflicts=True)
+        cursor.execute(lock, [member_id])
 
 
 def _within_limits(rule: PointRule, activity: Activity, key: str) -> bool:
@@ -129,13 +141,13 @@ def _within_limits(rule: PointRule, activity: Activity, key: str) -> bool:
     week_prefix = _week_prefix(rule.pk, activity.local_date)
     day_prefix = f"{week_prefix}{activity.local_date.isoformat()}:"
     # Earlier awards of this rule; this activity's own entry (if evaluated before) does not count against it.
-    earlier = PointEntry.objects.filter(member_id=activity.member_id, rule_id=rule.pk).exclude(idempotency_key=key)
-    counts = earlier.aggregate(
-        total=Count("pk"),
-        this_week=Count("pk", filter=Q(idempotency_key__startswith=week_prefix)),
-        today=Count("pk", filter=Q(idempotency_key__startswith=day_prefix)),
-        last_at=Max("created_at"),
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_EARLIER_AWARDS, [f"{week_prefix}%", f"{day_prefix}%", activity.member_id, rule.pk, key])
+        total, this_week, today, last_at = cursor.fetchone()
+    if isinstance(last_at, str):  # SQLite hands back text
+        last_at = datetime.fromisoformat(last_at)
+        last_at = last_at if timezone.is_aware(last_at) else timezone.make_aware(last_at, UTC)
+    counts = {"total": total, "this_week": this_week, "today": today, "last_at": last_at}
     if rule.first_time_only and counts["total"]:
         return False
     if rule.daily_cap is not None and counts["today"] >= rule.daily_cap:
@@ -183,23 +195,23 @@ def rule_apply(*, rule: PointRule, activity: Activity) -> LedgerResult | None:
         )
 
 
+def _load_rules_by_verb() -> dict[str, list[PointRule]]:
+    by_verb: dict[str, list[PointRule]] = defaultdict(list)
+    for rule in PointRule.objects.filter(is_active=True).order_by("pk"):
+        by_verb[rule.verb].append(rule)
+    return dict(by_verb)
+
+
+# Every recorded activity needs the active rules, and they change rarely (see rewards.services.config_cache).
+_RULES = ConfigCache(key=RULES_CACHE_KEY, load=_load_rules_by_verb, shared_seconds=RULES_CACHE_SECONDS)
+
+
 def _active_rules_by_verb() -> dict[str, list[PointRule]]:
-    """Every active rule by verb, cached: each recorded activity needs them, and they change rarely. Saving or
-    deleting a rule forgets the cache (at once and again on commit); the timeout bounds what a process with a
-    cache of its own (no Redis) can miss."""
-    by_verb = cache.get(RULES_CACHE_KEY)
-    if by_verb is None:
-        by_verb = defaultdict(list)
-        for rule in PointRule.objects.filter(is_active=True).order_by("pk"):
-            by_verb[rule.verb].append(rule)
-        by_verb = dict(by_verb)
-        cache.set(RULES_CACHE_KEY, by_verb, RULES_CACHE_SECONDS)
-    return by_verb
+    return _RULES.get()
 
 
 def rules_cache_forget(**_kwargs: Any) -> None:
-    cache.delete(RULES_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(RULES_CACHE_KEY))
+    _RULES.forget()
 
 
 def rules_for_verbs(verbs: set[str]) -> dict[str, list[PointRule]]:

@@ -22,6 +22,12 @@ def levels_review_daily() -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
+def levels_notify_promoted_task(promotions: list[list[int]]) -> int:
+    """Level-up messages after a bulk promotion: [member id, level id] pairs. Idempotent (see the service)."""
+    return levels.levels_notify_promoted(promotions=[(member_id, level_id) for member_id, level_id in promotions])
+
+
+@shared_task(acks_late=True)
 def idempotency_records_prune() -> int:
     """Forget stored responses older than the retention period (the ledger's own keys still stop doubles)."""
     cutoff = timezone.now() - IDEMPOTENCY_RETENTION

@@ -138,3 +138,30 @@ def test_concurrent_rebuilds_all_succeed_and_agree():
     raw = {key for key in expected_from_raw() if START <= key[1] <= END}
     assert set(MemberDay.objects.values_list("member_id", "day")) == raw
     assert DaySegment.objects.count() == 3 * ((END - START).days + 1)
+
+
+def test_rebuilding_a_middle_range_keeps_previous_days_and_later_windows_exact():
+    members = make_world(7)
+    rollups_rebuild(start=START, end=END, cohorts=False)
+    # The stream changes inside a few middle days only: some activity goes, some arrives.
+    middle_start, middle_end = START + timedelta(days=20), START + timedelta(days=24)
+    gone = list(Activity.objects.filter(local_date__gte=middle_start, local_date__lte=middle_end).values_list("pk"))
+    Activity.objects.filter(pk__in=[pk for (pk,) in gone[::2]]).delete()
+    for member in members[:4]:
+        ActivityFactory(member=member, verb="checked_in", occurred_at=datetime(2026, 1, 27, 4, tzinfo=UTC))
+    rollups_rebuild(start=middle_start, end=middle_end, cohorts=False)
+
+    raw = {key for key in expected_from_raw() if START <= key[1] <= END}
+    days_of = defaultdict(list)
+    for member_id, day in sorted(raw):
+        days_of[member_id].append(day)
+    expected_prev = {}
+    for member_id, days in days_of.items():
+        for before, day in zip([None, *days], days, strict=False):
+            expected_prev[(member_id, day)] = before
+    assert {(row.member_id, row.day): row.prev_day for row in MemberDay.objects.all()} == expected_prev
+    segment_of = dict(Member.objects.values_list("pk", "segment"))
+    for row in DaySegment.objects.filter(day__gte=START + timedelta(days=29), day__lte=END):
+        week = {m for (m, d) in raw if row.day - timedelta(days=6) <= d <= row.day and segment_of[m] == row.segment}
+        month = {m for (m, d) in raw if row.day - timedelta(days=29) <= d <= row.day and segment_of[m] == row.segment}
+        assert (row.wau, row.mau) == (len(week), len(month)), row.day

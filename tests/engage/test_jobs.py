@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from community.models import FollowUpTask, Notification
@@ -61,6 +63,32 @@ def test_quiet_job_files_a_task_and_nudges_once_even_when_run_twice(population):
     assert FollowUpTask.objects.count() == 1
     assert Notification.objects.filter(kind="member_nudge").count() == 1
     assert JobRun.objects.filter(job="quiet_members", status="done").count() == 2
+
+
+def _quiet_job_queries(today: date) -> tuple[int, dict]:
+    with CaptureQueriesContext(connection) as queries:
+        result = retention.job_run(
+            job="quiet_members", day=today, work=lambda: retention.quiet_members_process(today=today)
+        )
+    return len(queries), result.run.summary
+
+
+def test_the_quiet_job_issues_as_many_queries_for_many_quiet_members_as_for_one(population):
+    _quiet_job_queries(TODAY)  # files the population's quiet member (and creates the settings row)
+    active_on(MemberFactory(display_name="Quiet too"), 20, 25, 30, 40, 50)
+    one_count, one = _quiet_job_queries(TODAY + timedelta(days=1))
+    for index in range(12):
+        active_on(MemberFactory(display_name=f"Also quiet {index}"), 20, 25, 30, 40, 50)
+    many_count, many = _quiet_job_queries(TODAY + timedelta(days=2))
+    rerun_count, rerun = _quiet_job_queries(TODAY + timedelta(days=2))
+
+    assert (one["new_tasks"], many["new_tasks"]) == (1, 12)  # a quiet spell is filed once, not every day
+    assert many_count == one_count
+    assert rerun == many and rerun_count <= 4  # the same day again: the run row is read, found done; nothing else
+    assert FollowUpTask.objects.filter(kind="member_quiet").count() == 14
+    assert Notification.objects.filter(kind="member_nudge").count() == 14
+    task = FollowUpTask.objects.get(member__display_name="Also quiet 3")
+    assert task.title == "Also quiet 3 has gone quiet" and task.url.endswith(f"/{task.member_id}/change/")
 
 
 def test_thresholds_are_configurable(population):

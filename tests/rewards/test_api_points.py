@@ -309,3 +309,12 @@ def test_my_points_page_needs_sign_in_and_shows_each_member_their_own(client, we
     client.logout()
     response = client.get(reverse("rewards:points"))
     assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_the_written_out_entry_body_matches_the_documented_serializer(member):
+    from rewards.api.points import PointEntrySerializer, _entry_body
+    from rewards.services.ledger import points_award
+
+    result = points_award(member=member, amount=7, reason="shape", idempotency_key="shape-1")
+    entry = PointEntry.objects.get(pk=result.entry.pk)
+    assert _entry_body(result.entry) == dict(PointEntrySerializer(entry).data)

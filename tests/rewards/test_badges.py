@@ -438,3 +438,22 @@ def test_badge_edits_in_the_admin_are_audited(client, operator):
         },
     )
     assert bad.status_code == 200 and not Badge.objects.filter(slug="bad").exists()
+
+
+def test_a_bulk_award_that_earns_many_badges_tells_each_member_once(django_capture_on_commit_callbacks):
+    from rewards.services import badges as badge_services
+    from rewards.services.ledger import BulkAward, points_award_bulk
+
+    badge = BadgeFactory(criteria={"type": "level_reached", "threshold": 50})
+    members = MemberFactory.create_batch(badge_services.AWARD_INLINE_MAX + 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        points_award_bulk(
+            awards=[BulkAward(member_id=m.pk, amount=60, reason="event", idempotency_key=f"k{m.pk}") for m in members]
+        )
+    awards = list(BadgeAward.objects.filter(badge=badge))
+    assert sorted(a.member_id for a in awards) == sorted(m.pk for m in members)
+    assert Activity.objects.filter(verb="badge_earned").count() == len(members)
+    assert AuditLog.objects.filter(action="badge.award").count() == len(members)
+    assert Notification.objects.filter(kind="badge_awarded").count() == len(members)  # sent by the task on commit
+    assert badge_services.badges_notify_awarded(award_ids=[a.pk for a in awards]) == 0  # a re-run tells nobody twice
+    assert Notification.objects.filter(kind="badge_awarded").count() == len(members)

@@ -272,3 +272,59 @@ def test_member_levels_and_check_ins_are_read_only_in_the_admin(web_operator):
     assert web_operator.get(reverse("admin:rewards_streakbonus_changelist")).status_code == 200
     assert web_operator.get(reverse("admin:rewards_memberlevel_add")).status_code == 403
     assert web_operator.get(reverse("admin:rewards_checkin_add")).status_code == 403
+
+
+def test_a_demotion_is_announced_as_a_level_change_down(member, ladder, django_capture_on_commit_callbacks):
+    from community import domain_events
+
+    seen = []
+    listener = domain_events.subscribe(lambda event_type, data: seen.append((event_type, data)))
+    try:
+        award(member, 120, "a")
+        points_deduct(member=member, amount=50, reason="penalty", idempotency_key="d")
+        below_since = MemberLevel.objects.get(member=member).below_since
+        with django_capture_on_commit_callbacks(execute=True):
+            level_services.levels_review(now=below_since + timedelta(days=31))
+    finally:
+        domain_events._LISTENERS.remove(listener)
+    changes = [data for event_type, data in seen if event_type == "level.changed"]
+    assert changes == [
+        {
+            "member_id": member.pk,
+            "level_id": ladder["newcomer"].pk,
+            "level": "Newcomer",
+            "previous_level_id": ladder["active"].pk,
+            "direction": "down",
+        }
+    ]
+
+
+def test_an_award_that_crosses_no_threshold_does_not_look_at_levels(member, ladder):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    award(member, 120, "first")  # Active, with a level row
+    with CaptureQueriesContext(connection) as queries:
+        award(member, 10, "second")  # 120 → 130 crosses nothing
+    read = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "rewards_pointentry" in read and "rewards_pointbalance" in read
+    assert "rewards_memberlevel" not in read and "rewards_badge" not in read and "community_activity" not in read
+    assert level_of(member) == "Active"
+    award(member, 400, "third")  # 130 → 530 crosses Core: the ladder is evaluated
+    assert level_of(member) == "Core"
+
+
+def test_many_promotions_at_once_are_told_by_a_worker_once(ladder, django_capture_on_commit_callbacks):
+    from rewards.services.ledger import BulkAward, points_award_bulk
+
+    members = MemberFactory.create_batch(level_services.ANNOUNCE_INLINE_MAX + 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        points_award_bulk(
+            awards=[BulkAward(member_id=m.pk, amount=150, reason="event", idempotency_key=f"k{m.pk}") for m in members]
+        )
+    assert {level_of(m) for m in members} == {"Active"}
+    assert Notification.objects.filter(kind="level_up").count() == len(members)  # the task ran (eagerly) on commit
+    assert Activity.objects.filter(verb="level_reached").count() == len(members)
+    promotions = [(m.pk, ladder["active"].pk) for m in members]
+    assert level_services.levels_notify_promoted(promotions=promotions) == 0  # a re-run tells nobody twice
+    assert Notification.objects.filter(kind="level_up").count() == len(members)
