@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from community import roles
 from community.api.permissions import TokenHasScope, token_scope_allows
 from community.models import ApiToken
 from community.services import api_token_hash
@@ -25,18 +27,24 @@ def _columns(model: type[models.Model]) -> list[models.Field]:
 _TOKEN, _USER, _MEMBER = _columns(ApiToken), _columns(User), _columns(Member)
 
 
-def _token_query() -> str:
+def _token_query(vendor: str) -> str:
     def select(alias: str, fields: list[models.Field]) -> str:
         return ", ".join(f'{alias}."{field.column}"' for field in fields)
 
+    # The account's group names ride along as a JSON array: operator endpoints check the role on every call.
+    groups = "json_agg(g.name)" if vendor == "postgresql" else "json_group_array(g.name)"
+    through = User.groups.through._meta.db_table
+    group_table = User.groups.field.related_model._meta.db_table
     return (
-        f"SELECT {select('t', _TOKEN)}, {select('u', _USER)}, {select('m', _MEMBER)} "  # noqa: S608
+        f"SELECT {select('t', _TOKEN)}, {select('u', _USER)}, {select('m', _MEMBER)}, "  # noqa: S608
+        f'(SELECT {groups} FROM "{group_table}" g JOIN "{through}" ug ON ug."group_id" = g."id" '
+        f'WHERE ug."user_id" = u."id") '
         f'FROM "{ApiToken._meta.db_table}" t JOIN "{User._meta.db_table}" u ON u."id" = t."user_id" '
         f'LEFT JOIN "{Member._meta.db_table}" m ON m."user_id" = u."id" WHERE t."key_hash" = %s'
     )
 
 
-_TOKEN_QUERY = _token_query()
+_TOKEN_QUERIES: dict[str, str] = {}
 _CONVERTERS: dict[str, list[tuple[int, list[Any], Any]]] = {}
 
 
@@ -58,12 +66,18 @@ def _token_with_user_and_member(key_hash: str) -> ApiToken | None:
     """The token, its user and the user's member profile in one query. Every API request runs it, and the ORM
     took longer to build this three-table select than the database took to answer it; the rows become model
     instances as the ORM's select_related("user", "user__member") would make them."""
+    query = _TOKEN_QUERIES.get(connection.vendor)
+    if query is None:
+        query = _TOKEN_QUERIES[connection.vendor] = _token_query(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(_TOKEN_QUERY, [key_hash])
+        cursor.execute(query, [key_hash])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
+    values = list(row[:-1])
+    group_names = row[-1]
+    if isinstance(group_names, str):  # SQLite hands back the JSON text
+        group_names = json.loads(group_names)
     for index, converters, expression in _converters():
         for converter in converters:
             values[index] = converter(values[index], expression, connection)
@@ -77,6 +91,7 @@ def _token_with_user_and_member(key_hash: str) -> ApiToken | None:
         Member.user.field.set_cached_value(member, user)
     ApiToken.user.field.set_cached_value(token, user)
     User.member.related.set_cached_value(user, member)
+    roles.group_names_preload(user, [name for name in group_names or [] if name is not None])
     return token
 
 

@@ -61,6 +61,11 @@ def user_has_role(user: Any, *roles: str) -> bool:
     return any(name in roles for name in _group_names(user))
 
 
+def group_names_preload(user: Any, names: list[str]) -> None:
+    """Give an account loaded elsewhere (API token authentication) its group names, saving the role query."""
+    user._hearth_group_names = set(names)
+
+
 def _group_names(user: Any) -> set[str]:
     cached = getattr(user, "_hearth_group_names", None)
     if cached is None:

@@ -318,3 +318,14 @@ def test_the_written_out_entry_body_matches_the_documented_serializer(member):
     result = points_award(member=member, amount=7, reason="shape", idempotency_key="shape-1")
     entry = PointEntry.objects.get(pk=result.entry.pk)
     assert _entry_body(result.entry) == dict(PointEntrySerializer(entry).data)
+
+
+def test_a_token_award_reads_the_token_account_profile_and_roles_in_one_query(operator, member):
+    _token, raw_key = api_token_create(user=operator.user, name="CRM")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    with CaptureQueriesContext(connection) as queries:
+        response = post_change(client, AWARDS_URL, {"member": member.pk, "amount": 3, "reason": "CRM"}, key="one")
+    assert response.status_code == 201
+    role_reads = [q["sql"] for q in queries.captured_queries if "auth_group" in q["sql"]]
+    assert len(role_reads) == 1 and "community_apitoken" in role_reads[0]
