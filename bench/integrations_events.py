@@ -2,17 +2,21 @@
 
 Four client threads keep four batches in flight against four gunicorn workers. Half the events name their member
 by e-mail, half by the product's user id (an external identity). Figures are events per second: new events, then
-the same batches re-sent (every row a duplicate: the retry path).
+the same batches re-sent (every row a duplicate: the retry path). On a shared machine those swing with the other
+load, so the CPU a batch of new events costs is also measured in this process, outside HTTP: the service's Python
+time and the PostgreSQL backend's CPU time (as the operating system counts it, when the database runs here).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 
 from bench.harness import Benchmark, Context, Figure, demo_members
@@ -20,11 +24,13 @@ from bench.server import closed_loop, gunicorn_server
 from community import roles
 from community.services import api_token_create
 from integrations.models import ExternalIdentity
+from integrations.services.events import product_events_ingest
 from members.services import member_ensure
 
 BATCH = 1000
 BATCHES = 40
 WARM_UP_BATCHES = 4
+CPU_BATCHES = 10
 CONCURRENCY = 4
 NAMES = ("project_created", "report_exported", "dashboard_viewed", "invite_sent", "integration_connected")
 
@@ -95,4 +101,36 @@ def batch_post(context: Context) -> Iterator[Figure]:
         yield Figure(f"integrations.{name}.errors", errors, "responses")
 
 
-BENCHMARKS = (Benchmark("integrations.events_batch", batch_post),)
+def _backend_cpu_ms() -> float | None:
+    """CPU time (user + system) of this connection's PostgreSQL backend so far, or None when it cannot be read."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def batch_cpu(context: Context) -> Iterator[Figure]:
+    """The CPU one batch of 1,000 new events costs, in process: parsing the body and the service's Python, and the
+    database backend's share (members, the insert, the audit record, the commit)."""
+    bodies = _bodies(context, prefix=f"cpu{time.time_ns()}", batches=context.size(CPU_BATCHES) + 1)
+    product_events_ingest(events=json.loads(bodies[0])["events"], actor=None)  # warm: caches, plans
+    started_python, started_backend = time.process_time(), _backend_cpu_ms()
+    for body in bodies[1:]:
+        product_events_ingest(events=json.loads(body)["events"], actor=None)
+    python_ms = (time.process_time() - started_python) * 1000 / (len(bodies) - 1)
+    yield Figure("integrations.events_batch.cpu_python", python_ms, "ms/batch")
+    finished_backend = _backend_cpu_ms()
+    if started_backend is not None and finished_backend is not None:
+        backend_ms = (finished_backend - started_backend) / (len(bodies) - 1)
+        yield Figure("integrations.events_batch.cpu_postgres", backend_ms, "ms/batch")
+
+
+BENCHMARKS = (
+    Benchmark("integrations.events_batch", batch_post),
+    Benchmark("integrations.events_batch_cpu", batch_cpu),
+)

@@ -1,8 +1,9 @@
 """The rewards API as an integration sees it: awards POSTed and leaderboards read over HTTP, under gunicorn.
 
-Eight connections keep eight requests in flight against four gunicorn workers serving the benchmark database,
-with Redis for the cache and the live leaderboards when REDIS_URL is set. The load comes from wrk when it is
-installed (Debian's `wrk`), else from eight Python client threads, which take a share of the same two cores.
+Eight connections keep eight requests in flight against gunicorn as production runs it (gunicorn.conf.py: one
+threaded worker per core, connections kept open) serving the benchmark database, with Redis for the cache and
+the live leaderboards when REDIS_URL is set. The load comes from wrk when it is installed (Debian's `wrk`), else
+from eight Python client threads, which take a share of the same two cores.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def award_post(context: Context) -> Iterator[Figure]:
         keyed = {**headers, "Idempotency-Key": f"bench-{run_id}-{index}"}
         return "POST", "/api/v1/points/awards/", body(index).encode(), keyed
 
-    with gunicorn_server(workers=4) as (host, port):
+    with gunicorn_server() as (host, port):
         if wrk_available():
             load = {
                 "host": host,
@@ -112,7 +113,7 @@ def leaderboard_read(context: Context) -> Iterator[Figure]:
         token = tokens[index % len(tokens)]
         return "GET", path, None, {"Authorization": f"Bearer {token}"}
 
-    with gunicorn_server(workers=4) as (host, port):
+    with gunicorn_server() as (host, port):
         if wrk_available():
             # wrk sends one token per run; the board read is the same for every member but their own rank.
             load = {

@@ -28,8 +28,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(*, workers: int = 4, threads: int = 1) -> Iterator[tuple[str, int]]:
-    """Start gunicorn on a free loopback port with the current DATABASE_URL / REDIS_URL; yield (host, port)."""
+def gunicorn_server(*, workers: int | None = None, threads: int | None = None) -> Iterator[tuple[str, int]]:
+    """Start gunicorn on a free loopback port with the current DATABASE_URL / REDIS_URL; yield (host, port).
+
+    With no arguments it runs as production does, from the project's gunicorn.conf.py; `workers` alone gives
+    that many single-threaded workers."""
     port = _free_port()
     environment = {
         **os.environ,
@@ -46,13 +49,13 @@ def gunicorn_server(*, workers: int = 4, threads: int = 1) -> Iterator[tuple[str
         "community.wsgi",
         "--bind",
         f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
         "--log-level",
         "warning",
     ]
+    if workers is not None:
+        command += ["--workers", str(workers), "--threads", str(threads or 1)]
+    elif threads is not None:
+        command += ["--threads", str(threads)]
     process = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment)  # noqa: S603 - fixed argv
     try:
         deadline = time.monotonic() + 30

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -62,10 +64,25 @@ def _converters() -> list[tuple[int, list[Any], Any]]:
     return found
 
 
-def _token_with_user_and_member(key_hash: str) -> ApiToken | None:
-    """The token, its user and the user's member profile in one query. Every API request runs it, and the ORM
-    took longer to build this three-table select than the database took to answer it; the rows become model
-    instances as the ORM's select_related("user", "user__member") would make them."""
+# key hash -> (monotonic time loaded, converted column values, group names). Each process keeps what it read for
+# API_TOKEN_CACHE_SECONDS: a busy integration's calls then skip the database entirely. A change to a token, an
+# account, a profile or a group forgets every entry in the process that made it (signals in community.apps);
+# other processes see the change when their copy ages out.
+_LOADED: dict[str, tuple[float, list[Any], list[str]]] = {}
+_LOADED_MAX = 2_000
+
+
+def api_token_cache_forget(**_signal: Any) -> None:
+    """Forget the tokens this process has kept (after any change to tokens, accounts, profiles or groups)."""
+    _LOADED.clear()
+
+
+def _token_row(key_hash: str) -> tuple[list[Any], list[str]] | None:
+    seconds = settings.API_TOKEN_CACHE_SECONDS
+    if seconds > 0:
+        kept = _LOADED.get(key_hash)
+        if kept is not None and time.monotonic() - kept[0] < seconds:
+            return kept[1], kept[2]
     query = _TOKEN_QUERIES.get(connection.vendor)
     if query is None:
         query = _TOKEN_QUERIES[connection.vendor] = _token_query(connection.vendor)
@@ -73,14 +90,42 @@ def _token_with_user_and_member(key_hash: str) -> ApiToken | None:
         cursor.execute(query, [key_hash])
         row = cursor.fetchone()
     if row is None:
+        _LOADED.pop(key_hash, None)
         return None
     values = list(row[:-1])
     group_names = row[-1]
     if isinstance(group_names, str):  # SQLite hands back the JSON text
         group_names = json.loads(group_names)
+    group_names = [name for name in group_names or [] if name is not None]
     for index, converters, expression in _converters():
         for converter in converters:
             values[index] = converter(values[index], expression, connection)
+    if seconds > 0:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key_hash] = (time.monotonic(), values, group_names)
+    return values, group_names
+
+
+def _token_used(token: ApiToken, when: Any) -> None:
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=when)
+    kept = _LOADED.get(token.key_hash)
+    if kept is not None:
+        kept[1][_LAST_USED_INDEX] = when
+
+
+_LAST_USED_INDEX = next(index for index, field in enumerate(_TOKEN) if field.name == "last_used_at")
+
+
+def _token_with_user_and_member(key_hash: str) -> ApiToken | None:
+    """The token, its user and the user's member profile, in one query or from this process's recent copy.
+    Every API request runs it, and the ORM took longer to build this three-table select than the database took
+    to answer it; the rows become new model instances per request, as select_related("user", "user__member")
+    would make them."""
+    found = _token_row(key_hash)
+    if found is None:
+        return None
+    values, group_names = found
     token_end, user_end = len(_TOKEN), len(_TOKEN) + len(_USER)
     token = ApiToken.from_db(connection.alias, [f.attname for f in _TOKEN], values[:token_end])
     user = User.from_db(connection.alias, [f.attname for f in _USER], values[token_end:user_end])
@@ -91,7 +136,7 @@ def _token_with_user_and_member(key_hash: str) -> ApiToken | None:
         Member.user.field.set_cached_value(member, user)
     ApiToken.user.field.set_cached_value(token, user)
     User.member.related.set_cached_value(user, member)
-    roles.group_names_preload(user, [name for name in group_names or [] if name is not None])
+    roles.group_names_preload(user, list(group_names))
     return token
 
 
@@ -116,7 +161,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.PermissionDenied(TokenHasScope.message)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            _token_used(token, now)
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:

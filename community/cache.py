@@ -34,16 +34,16 @@ class PooledClientRedisCache(RedisCache):
         """Whether this cache is the Redis (server and database) at `url`."""
         return bool(url) and list(self._servers) == [url]
 
-    def count(self, key: str, timeout: int | None = None) -> int:
-        """Add one to a counter, starting it at 1 if missing; with `timeout`, it expires that many seconds after
-        it was started. Returns the new count. One round trip (the stock `incr` needs two and fails on a
+    def count(self, key: str, timeout: int | None = None, *, amount: int = 1) -> int:
+        """Add `amount` to a counter, starting it at 0 if missing; with `timeout`, it expires that many seconds
+        after it was started. Returns the new count. One round trip (the stock `incr` needs two and fails on a
         missing key)."""
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
         if timeout is None:
-            return int(client.incr(key))
+            return int(client.incrby(key, amount))
         pipe = client.pipeline(transaction=True)
-        pipe.incr(key)
+        pipe.incrby(key, amount)
         pipe.expire(key, timeout, nx=True)
         count, _expiry_set = pipe.execute()
         return int(count)

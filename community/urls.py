@@ -46,22 +46,28 @@ portal = [
     path("language/", views.set_language, name="set_language"),
 ]
 
+# The API comes first under one prefix: a call is matched against the API's routes only, not first against every
+# portal page (URL resolution tries patterns in order, and it ran on every request).
+api = [
+    path("", include(api_v1)),
+    path("", include("rewards.api_urls")),
+    path("", include("integrations.api_urls")),
+    path("analytics/", include("analytics.api.urls")),
+    path("", include("feedback.api_urls")),
+    path("", include("engage.api_urls")),
+    path("", include("members.api_urls")),
+]
+
 urlpatterns = [
+    path("api/v1/", include(api)),
     path("", include((portal, "portal"))),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(api_v1)),
-    path("api/v1/", include("rewards.api_urls")),
-    path("api/v1/", include("integrations.api_urls")),
     path("rewards/", include("rewards.urls")),
     path("analytics/", include("analytics.urls")),
-    path("api/v1/analytics/", include("analytics.api.urls")),
-    path("api/v1/", include("feedback.api_urls")),
     path("feedback/", include("feedback.urls")),
-    path("api/v1/", include("engage.api_urls")),
     path("", include("engage.urls")),
     path("", include("members.urls")),
-    path("api/v1/", include("members.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

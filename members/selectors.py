@@ -5,10 +5,11 @@ The funnel, round-membership and segment-count functions are contracts other app
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
@@ -113,3 +114,26 @@ def activity_counts(*, start: datetime, end: datetime) -> dict[int, int]:
         .annotate(n=Count("id"))
         .values_list("member_id", "n")
     )
+
+
+def member_ids_by_email(*, emails: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """(member id, time zone) for each of `emails` that is a member's account e-mail: one indexed query, no model
+    instances (feeds name members by e-mail by the thousand)."""
+    wanted = list(emails)
+    if not wanted:
+        return {}
+    if connection.vendor == "postgresql":
+        # One array parameter: the driver quotes a thousand-item IN list value by value, slower than the query.
+        with connection.cursor() as cursor:
+            cursor.execute(_IDS_BY_EMAIL, [wanted])
+            rows = cursor.fetchall()
+    else:
+        rows = list(Member.objects.filter(user__email__in=wanted).values_list("user__email", "id", "time_zone"))
+    return {email: (member_id, zone) for email, member_id, zone in rows}
+
+
+_IDS_BY_EMAIL = (
+    f"SELECT u.email, m.id, m.time_zone FROM {Member._meta.db_table} AS m "  # noqa: S608
+    f"JOIN {Member._meta.get_field('user').related_model._meta.db_table} AS u ON u.id = m.user_id "
+    "WHERE u.email = ANY(%s)"
+)

@@ -13,10 +13,14 @@ from tests.factories import MemberFactory, staff_member
 def _clear_cache():
     from django.core.cache import cache
 
+    from community.api.throttling import throttle_leases_forget
+    from community.authentication import api_token_cache_forget
     from rewards.services.config_cache import config_caches_forget_local
 
     cache.clear()
     config_caches_forget_local()
+    api_token_cache_forget()
+    throttle_leases_forget()
     yield
 
 

@@ -190,6 +190,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "community.api.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "community.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -363,3 +367,7 @@ ADMIN_SITE_HEADER = _("Hearth operations")
 # How long a process keeps its copy of the point rules, level ladder and active badges (read on every award);
 # a change reaches other processes within this many seconds (see rewards.services.config_cache).
 REWARDS_CONFIG_LOCAL_SECONDS = float(env_int("REWARDS_CONFIG_LOCAL_SECONDS", 5, minimum=0))
+# How long a process keeps an API token it has looked up, with its account, profile and groups (read on every API
+# call). A revocation or a role change applies at once in the process that made it, and in the others within this
+# many seconds; 0 looks the token up on every call (see community.authentication).
+API_TOKEN_CACHE_SECONDS = float(env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0))

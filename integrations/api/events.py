@@ -123,22 +123,20 @@ class ProductEventsView(APIView):
             rows = data["events"]
         else:
             rows = data if isinstance(data, list) else None
-        results = event_services.product_events_record(events=rows, actor=request.user, token=request.auth)
+        batch = event_services.product_events_ingest(events=rows, actor=request.user, token=request.auth)
         if single:
-            result = results[0].as_dict()
+            result = batch.results[0]
             if result["status"] == event_services.Outcome.REJECTED:
                 return Response(result["errors"], status=status.HTTP_400_BAD_REQUEST)
             code = (
                 status.HTTP_201_CREATED if result["status"] == event_services.Outcome.RECORDED else status.HTTP_200_OK
             )
             return Response(result, status=code)
-        counts = {"recorded": 0, "duplicate": 0, "rejected": 0}
-        for result in results:
-            counts[result.status] += 1
+        # The row results are plain dicts already: rendered once, with no serializer per row.
         body = {
-            "recorded": counts["recorded"],
-            "duplicates": counts["duplicate"],
-            "rejected": counts["rejected"],
-            "results": [result.as_dict() for result in results],
+            "recorded": batch.recorded,
+            "duplicates": batch.duplicates,
+            "rejected": batch.rejected,
+            "results": batch.results,
         }
-        return Response(body, status=status.HTTP_207_MULTI_STATUS if counts["rejected"] else status.HTTP_200_OK)
+        return Response(body, status=status.HTTP_207_MULTI_STATUS if batch.rejected else status.HTTP_200_OK)

@@ -3,8 +3,10 @@
 Each accepted event becomes one activity with verb ``product.<name>`` and ``dedupe_key="product:<event id>"``, so
 a re-sent or raced event records once. Rows are checked one by one: a malformed row or an unknown member is
 reported in that row's result and the rest of the batch is kept. Everything is done with a constant number of
-queries per batch (one for the members named by e-mail, one for those named by external id, one INSERT that
-also tells which ids are new), because usage data arrives in bulk.
+queries per batch (one for the members named by e-mail, one for those named by external id, then
+`community.services.activity_batches`: one INSERT that also tells which ids are new, and the members of the new
+activities only if a point rule or badge reads them), because usage data arrives in bulk: rows travel as plain
+tuples and dicts, and no model instance is made for a row that records nothing.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from community.errors import ServiceError
-from community.services import ActivityInput, activities_record_bulk_returning, audit_record
-from members.models import Member
+from community.services import audit_record
+from community.services.activity_batches import KeyedActivity, activities_record_keyed
+from integrations.models import ExternalIdentity
+from members.selectors import member_ids_by_email
 
 MAX_BATCH = 1000
 MAX_EVENT_ID_LENGTH = 120  # the activity's dedupe key is "product:" + the id, at most 128 characters
@@ -55,17 +59,6 @@ class EventResult:
         return row
 
 
-@dataclass(slots=True)
-class _Row:
-    index: int
-    event_id: str
-    name: str
-    occurred_at: datetime
-    properties: dict[str, Any]
-    email: str | None
-    external_id: str | None
-
-
 def product_event_verb(name: str) -> str:
     return f"{VERB_PREFIX}{name}"
 
@@ -74,53 +67,35 @@ def product_event_dedupe_key(event_id: str) -> str:
     return f"product:{event_id}"
 
 
-def _surely_small(properties: Mapping[str, Any]) -> bool:
-    """True when flat `properties` certainly encode to at most MAX_PROPERTIES_BYTES of JSON, without encoding them.
-
-    Each key and string counts as if every character needed a 12-character escape, each number as 24 characters;
-    anything else (nested values) says False, and the caller measures the encoding itself."""
-    budget = MAX_PROPERTIES_BYTES - 2
-    for key, value in properties.items():
-        kind = type(value)
-        if kind is str:
-            budget -= 12 * len(value) + 2
-        elif kind is int:
-            if value.bit_length() > 64:
-                return False
-            budget -= 24
-        elif kind is float or kind is bool or value is None:
-            budget -= 24
-        else:
-            return False
-        if type(key) is not str:
-            return False
-        budget -= 12 * len(key) + 6
-        if budget < 0:
-            return False
-    return True
+# A row that passed the checks: (index, event id, name, occurred_at, properties, e-mail, external id).
+_Row = tuple[int, str, str, datetime, dict[str, Any], str | None, str | None]
 
 
 def _clean(index: int, raw: Any, latest: datetime) -> _Row | EventResult:
     """A row's fields, or its rejection with a message per field (cheap checks only: this runs 20,000 times/s).
 
     `latest` is the latest acceptable occurred_at."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         return EventResult(index, None, Outcome.REJECTED, {"non_field_errors": [_("Each event must be an object.")]})
     errors: dict[str, list[str]] = {}
-    event_id = raw.get("id")
-    if isinstance(event_id, int) and not isinstance(event_id, bool):
-        event_id = str(event_id)
-    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_EVENT_ID_LENGTH:
+    get = raw.get
+    event_id = get("id")
+    if type(event_id) is not str:
+        if isinstance(event_id, int) and not isinstance(event_id, bool):
+            event_id = str(event_id)
+        elif not isinstance(event_id, str):
+            event_id = None
+    if event_id is None or len(event_id) > MAX_EVENT_ID_LENGTH or not event_id.strip() or not _storable(event_id):
         errors["id"] = [_("Give the event's own id: 1 to 120 characters.")]
         event_id = None
-    name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    name = get("name")
+    if type(name) is not str or not NAME_RE.match(name):
         errors["name"] = [
             _("An event name is 1 to 56 characters: lower-case letters, digits and _ . : - (e.g. report_exported).")
         ]
-    occurred_raw = raw.get("occurred_at")
+    occurred_raw = get("occurred_at")
     occurred_at = None
-    if isinstance(occurred_raw, str):
+    if type(occurred_raw) is str:
         try:
             # The C parser first (most senders use plain ISO 8601); Django's for the rest.
             occurred_at = datetime.fromisoformat(occurred_raw)
@@ -136,70 +111,164 @@ def _clean(index: int, raw: Any, latest: datetime) -> _Row | EventResult:
         occurred_at = None
     elif occurred_at > latest:
         errors["occurred_at"] = [_("occurred_at is in the future.")]
-    properties = raw.get("properties", {})
+    properties = get("properties")
     if properties is None:
         properties = {}
-    if not isinstance(properties, Mapping):
-        errors["properties"] = [_("properties must be an object.")]
-    elif (
-        properties and not _surely_small(properties) and len(json.dumps(properties, default=str)) > MAX_PROPERTIES_BYTES
-    ):
-        errors["properties"] = [_("Keep properties under 8 KB.")]
-    email = raw.get("email")
-    external_id = raw.get("external_id")
-    if isinstance(external_id, int) and not isinstance(external_id, bool):
+    elif type(properties) is not dict:
+        if isinstance(properties, Mapping):
+            properties = dict(properties)
+        else:
+            errors["properties"] = [_("properties must be an object.")]
+    if properties and "properties" not in errors and not _surely_small(properties):
+        try:
+            encoded = json.dumps(properties, allow_nan=False)
+        except (TypeError, ValueError):
+            encoded = None
+        if encoded is None or not _storable_value(properties):
+            errors["properties"] = [_("properties must be plain JSON.")]
+        elif len(encoded) > MAX_PROPERTIES_BYTES:
+            errors["properties"] = [_("Keep properties under 8 KB.")]
+    email = get("email")
+    external_id = get("external_id")
+    if type(external_id) is int:
         external_id = str(external_id)
-    if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 254):
+    if email is not None and (type(email) is not str or "@" not in email or len(email) > 254 or not _storable(email)):
         errors["email"] = [_("Enter a valid email address.")]
-    if external_id is not None and (not isinstance(external_id, str) or not external_id or len(external_id) > 191):
+    if external_id is not None and (
+        type(external_id) is not str or not external_id or len(external_id) > 191 or not _storable(external_id)
+    ):
         errors["external_id"] = [_("An external id is 1 to 191 characters.")]
     if not email and not external_id and "email" not in errors and "external_id" not in errors:
         errors["member"] = [_("Say who did it: give email or external_id.")]
     if errors:
         return EventResult(index, event_id, Outcome.REJECTED, errors)
-    return _Row(
-        index=index,
-        event_id=event_id,
-        name=name,
-        occurred_at=occurred_at,
-        properties=properties if type(properties) is dict else dict(properties),
-        email=email.strip().lower() if email else None,
-        external_id=external_id or None,
+    return (
+        index,
+        event_id,
+        name,
+        occurred_at,
+        properties,
+        email.strip().lower() if email else None,
+        external_id or None,
     )
 
 
-def _members_for(rows: Sequence[_Row], provider: str) -> tuple[dict[str, Member], dict[str, Member]]:
-    """Members by e-mail and by external id for the whole batch: one query for each kind of name, each one driven
-    by its own unique index (e-mail, or provider and external id), however many members the program has."""
-    emails = sorted({row.email for row in rows if row.email})
-    external_ids = sorted({row.external_id for row in rows if row.external_id})
-    by_email: dict[str, Member] = {}
-    by_external_id: dict[str, Member] = {}
+def _storable(text: str) -> bool:
+    """True when the database takes `text` as it is: no NUL character, no lone surrogate (it must be UTF-8)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _storable_value(value: Any) -> bool:
+    """`_storable` for every key and string inside a JSON value."""
+    if type(value) is str:
+        return _storable(value)
+    if isinstance(value, Mapping):
+        return all((type(key) is not str or _storable(key)) and _storable_value(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(_storable_value(item) for item in value)
+    return True
+
+
+def _surely_small(properties: Mapping[str, Any]) -> bool:
+    """True when flat `properties` certainly encode to at most MAX_PROPERTIES_BYTES of JSON that the database
+    takes, without encoding them.
+
+    Each key and string counts as if every character needed a 12-character escape, each number as 24 characters;
+    anything else (nested values, non-finite numbers, text the database refuses) says False, and the caller
+    measures the encoding itself."""
+    budget = MAX_PROPERTIES_BYTES - 2
+    for key, value in properties.items():
+        kind = type(value)
+        if kind is str:
+            if not _storable(value):
+                return False
+            budget -= 12 * len(value) + 2
+        elif kind is int:
+            if value.bit_length() > 64:
+                return False
+            budget -= 24
+        elif kind is float:
+            if value - value != 0:  # inf and nan
+                return False
+            budget -= 24
+        elif kind is bool or value is None:
+            budget -= 24
+        else:
+            return False
+        if type(key) is not str or not _storable(key):
+            return False
+        budget -= 12 * len(key) + 6
+        if budget < 0:
+            return False
+    return True
+
+
+KEY_PREFIX = "product:"
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = ZoneInfo(name)
+    return zone
+
+
+def _members_for(rows: Sequence[_Row], provider: str) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
+    """(member id, time zone) by e-mail and by external id for the whole batch: one query for each kind of name,
+    each one driven by its own unique index (e-mail, or provider and external id), however many members the
+    program has. Plain tuples: a row needs only the member's id and time zone."""
+    emails = sorted({row[5] for row in rows if row[5] and not row[6]})
+    external_ids = sorted({row[6] for row in rows if row[6]})
+    by_external_id: dict[str, tuple[int, str]] = {}
     if external_ids:
-        found = (
-            Member.objects.filter(
-                external_identities__provider=provider, external_identities__external_id__in=external_ids
-            )
-            .annotate(matched_external_id=F("external_identities__external_id"))
-            .order_by()
-        )
-        for member in found:
-            by_external_id[member.matched_external_id] = member
-    if emails:
-        found = Member.objects.filter(user__email__in=emails).annotate(matched_email=F("user__email")).order_by()
-        for member in found:
-            by_email[member.matched_email] = member
-    return by_email, by_external_id
+        if connection.vendor == "postgresql":
+            # One array parameter: the driver quotes a thousand-item IN list value by value.
+            with connection.cursor() as cursor:
+                cursor.execute(_EXTERNAL_IDS_SQL, [provider, external_ids])
+                found = cursor.fetchall()
+        else:
+            identities = ExternalIdentity.objects.filter(provider=provider, external_id__in=external_ids)
+            found = list(identities.values_list("external_id", "member_id", "member__time_zone"))
+        by_external_id = {key: (member_id, zone) for key, member_id, zone in found}
+    return member_ids_by_email(emails=emails), by_external_id
 
 
-def product_events_record(
+_EXTERNAL_IDS_SQL = (
+    f"SELECT i.external_id, i.member_id, m.time_zone FROM {ExternalIdentity._meta.db_table} AS i "  # noqa: S608
+    f"JOIN {ExternalIdentity._meta.get_field('member').related_model._meta.db_table} AS m ON m.id = i.member_id "
+    "WHERE i.provider = %s AND i.external_id = ANY(%s)"
+)
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """What a batch came to: counts, and one plain result dict per row, in order (as the API answers them)."""
+
+    recorded: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def product_events_ingest(
     *, events: Sequence[Any], actor: Any | None, provider: str = DEFAULT_PROVIDER, token: Any | None = None
-) -> list[EventResult]:
-    """Record a batch of product events (1 to 1,000); returns one result per row, in order.
+) -> EventBatch:
+    """Record a batch of product events (1 to 1,000); returns the counts and one result dict per row, in order.
 
     A row is `recorded`, a `duplicate` (its id was recorded before, or earlier in this batch: nothing new
     happens), or `rejected` with messages per field (malformed, or no member with that e-mail / external id).
-    An external id takes precedence over an e-mail when a row gives both.
+    An external id takes precedence over an e-mail when a row gives both. The new activities reach the activity
+    hooks (point rules, badges) in the same transaction, as any activity does.
     """
     if not isinstance(events, list | tuple) or not events:
         raise ServiceError(_("Send at least one event."), field="events")
@@ -207,62 +276,82 @@ def product_events_record(
         raise ServiceError(
             _("Send at most %(max)d events per request.") % {"max": MAX_BATCH}, field="events", code="too_many"
         )
-    latest = timezone.now() + MAX_FUTURE_SKEW
-    results: list[EventResult | None] = [None] * len(events)
+    now = timezone.now()
+    latest = now + MAX_FUTURE_SKEW
+    results: list[dict[str, Any] | None] = [None] * len(events)
     rows: list[_Row] = []
+    rejected = 0
     for index, raw in enumerate(events):
         cleaned = _clean(index, raw, latest)
-        if isinstance(cleaned, EventResult):
-            results[index] = cleaned
-        else:
+        if type(cleaned) is tuple:
             rows.append(cleaned)
+        else:
+            results[index] = cleaned.as_dict()
+            rejected += 1
     by_email, by_external_id = _members_for(rows, provider)
-    entries: list[ActivityInput] = []
-    pending: list[tuple[_Row, str]] = []
-    in_batch: set[str] = set()
-    for row in rows:
-        member = by_external_id.get(row.external_id) if row.external_id else by_email.get(row.email or "")
-        if member is None:
-            if row.external_id:
+    # Dedupe key -> the row's index and event id; the first row with an id wins.
+    pending: dict[str, tuple[int, str]] = {}
+    keyed: list[KeyedActivity] = []
+    duplicates = 0
+    for index, event_id, name, occurred_at, properties, email, external_id in rows:
+        found = by_external_id.get(external_id) if external_id else by_email.get(email)
+        if found is None:
+            if external_id:
                 errors = {"external_id": [_("No member has this external id.")]}
             else:
                 errors = {"email": [_("No member has this email address.")]}
-            results[row.index] = EventResult(row.index, row.event_id, Outcome.REJECTED, errors)
+            results[index] = {"index": index, "id": event_id, "status": Outcome.REJECTED, "errors": errors}
+            rejected += 1
             continue
-        key = product_event_dedupe_key(row.event_id)
-        if key in in_batch:
-            results[row.index] = EventResult(row.index, row.event_id, Outcome.DUPLICATE)
+        key = KEY_PREFIX + event_id
+        if key in pending:
+            results[index] = {"index": index, "id": event_id, "status": Outcome.DUPLICATE}
+            duplicates += 1
             continue
-        in_batch.add(key)
-        pending.append((row, key))
-        entries.append(
-            ActivityInput(
-                member=member,
-                verb=product_event_verb(row.name),
-                occurred_at=row.occurred_at,
-                data={"event_id": row.event_id, "name": row.name, "source": provider, "properties": row.properties},
+        member_id, zone_name = found
+        pending[key] = (index, event_id)
+        keyed.append(
+            KeyedActivity(
+                member_id=member_id,
+                verb=VERB_PREFIX + name,
+                data={"event_id": event_id, "name": name, "source": provider, "properties": properties},
+                occurred_at=occurred_at,
+                local_date=occurred_at.astimezone(_zone(zone_name)).date(),
                 dedupe_key=key,
             )
         )
     recorded_keys: set[str] = set()
-    if entries:
+    if keyed:
         # The insert itself says which ids are new (recorded before, or by a concurrent request: a duplicate), so
         # there is no look-up first and a race for the same id still records it once.
         with transaction.atomic():
-            recorded = activities_record_bulk_returning(entries=entries)
-            if recorded:
+            recorded_activities = activities_record_keyed(activities=keyed)
+            if recorded_activities:
                 audit_record(
                     actor=actor,
                     action="product_events.record",
                     after={
-                        "recorded": len(recorded),
+                        "recorded": len(recorded_activities),
                         "rows": len(events),
                         "provider": provider,
                         "token": getattr(token, "prefix", None),
                     },
                 )
-        recorded_keys = {activity.dedupe_key for activity in recorded}
-    for row, key in pending:
-        status = Outcome.RECORDED if key in recorded_keys else Outcome.DUPLICATE
-        results[row.index] = EventResult(row.index, row.event_id, status)
-    return [result for result in results if result is not None]
+        recorded_keys = {activity.dedupe_key for activity in recorded_activities}
+    recorded = 0
+    for key, (index, event_id) in pending.items():
+        if key in recorded_keys:
+            results[index] = {"index": index, "id": event_id, "status": Outcome.RECORDED}
+            recorded += 1
+        else:
+            results[index] = {"index": index, "id": event_id, "status": Outcome.DUPLICATE}
+            duplicates += 1
+    return EventBatch(recorded=recorded, duplicates=duplicates, rejected=rejected, results=results)
+
+
+def product_events_record(
+    *, events: Sequence[Any], actor: Any | None, provider: str = DEFAULT_PROVIDER, token: Any | None = None
+) -> list[EventResult]:
+    """`product_events_ingest`, answering with one `EventResult` per row, in order."""
+    batch = product_events_ingest(events=events, actor=actor, provider=provider, token=token)
+    return [EventResult(row["index"], row["id"], row["status"], row.get("errors") or {}) for row in batch.results]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.urls import path
@@ -71,6 +72,38 @@ class LeaderboardSerializer(serializers.Serializer):
     )
 
 
+_PLAIN_VALUE = re.compile(r"[^\s\x00]*\Z")  # nothing for CharField's whitespace trimming or null check to change
+_PLAIN_LIMIT = re.compile(r"[1-9][0-9]{0,2}\Z")
+
+
+def _board_query(params: Any) -> dict[str, Any]:
+    """The validated query: plain, valid values (nearly every call) are taken as LeaderboardQuerySerializer would
+    take them, without building it; anything else goes through the serializer for its field errors."""
+    period = params.get("period", "week")
+    key = params.get("key", "")
+    segment = params.get("segment", "")
+    limit = params.get("limit", str(MAX_LIMIT))
+    if (
+        period in _PERIODS
+        and len(key) <= _KEY_MAX
+        and len(segment) <= _SEGMENT_MAX
+        and _PLAIN_VALUE.match(key)
+        and _PLAIN_VALUE.match(segment)
+        and _PLAIN_LIMIT.match(limit)
+        and int(limit) <= MAX_LIMIT
+    ):
+        return {"period": period, "key": key, "segment": segment, "limit": int(limit)}
+    query = LeaderboardQuerySerializer(data=params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+_QUERY_FIELDS = LeaderboardQuerySerializer().fields
+_PERIODS = frozenset(PeriodKind.values)
+_KEY_MAX = _QUERY_FIELDS["key"].max_length
+_SEGMENT_MAX = _QUERY_FIELDS["segment"].max_length
+
+
 def _entry(rank: int, member_id: int, display_name: str, points: int) -> dict[str, Any]:
     return {"rank": rank, "member": {"id": member_id, "display_name": display_name}, "points": points}
 
@@ -86,9 +119,7 @@ class LeaderboardView(APIView):
         responses={200: LeaderboardSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
-        query = LeaderboardQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = _board_query(request.query_params)
         member: Member | None = getattr(request.user, "member", None)
         board, standing = selectors.leaderboard_with_standing(
             member=member,

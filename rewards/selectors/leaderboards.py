@@ -186,6 +186,18 @@ _ONE_MEMBER_SEGMENTS = (
 )
 
 
+def member_segments_sql(member_column: str) -> str | None:
+    """A scalar SQL expression for the segments of the member whose id is `member_column`, as an array of names
+    in name order (PostgreSQL; None elsewhere). Lets a posting read them along with its balance, saving the
+    round trip of `member_segments` on every award."""
+    if connection.vendor != "postgresql":
+        return None
+    return (
+        f"(SELECT array_agg(t.name ORDER BY t.name) FROM {Member.tags.through._meta.db_table} mt "  # noqa: S608
+        f"JOIN {Tag._meta.db_table} t ON t.id = mt.tag_id WHERE mt.member_id = {member_column})"
+    )
+
+
 def _one_member_segments(member_id: int) -> dict[int, list[str]]:
     # Every single award asks this; written out so the ORM does not rebuild the join each time.
     with connection.cursor() as cursor:
@@ -286,14 +298,20 @@ def _snapshot_top(period: Period, segment: str, snapshot: LeaderboardSnapshot | 
 # --- the Redis source --------------------------------------------------------------------------------------
 
 
-def _dense(items: list[tuple[str, float]]) -> list[tuple[int, int, int]]:
-    """(rank, member id, points) for items already in descending score order from the top of a board."""
+def _dense(reply: list[Any]) -> list[tuple[int, int, int]]:
+    """(rank, member id, points) from a WITHSCORES reply already in descending score order from the top of a
+    board. The reply is read as Redis sent it — pairs of member and score (RESP3), or member, score, member …
+    (RESP2) — since redis-py's callback rewrote every RESP3 score into its RESP2 shape: a tenth of a board read."""
+    if reply and isinstance(reply[0], list | tuple):
+        pairs: Iterable[Any] = reply
+    else:
+        pairs = zip(reply[::2], reply[1::2], strict=True)
     ranked = []
     rank, previous = 0, None
-    for token, score in items:
+    for token, score in pairs:
         if score != previous:
             rank, previous = rank + 1, score
-        ranked.append((rank, int(token), int(score)))
+        ranked.append((rank, int(token), int(float(score))))
     return ranked
 
 
@@ -334,7 +352,8 @@ def _redis_read(
     def fill(pipe: Any) -> None:
         pipe.get(ready)
         if limit is not None:
-            pipe.zrevrangebyscore(keys.board, "+inf", "(0", start=0, num=limit, withscores=True)
+            # Sent as a plain command so the reply stays flat (see _dense).
+            pipe.execute_command("ZREVRANGEBYSCORE", keys.board, "+inf", "(0", "WITHSCORES", "LIMIT", 0, limit)
             pipe.zcount(keys.board, "(0", "+inf")
         if rank is not None:
             rank(keys=[ready, keys.board, keys.scores], args=[member_token(member_id)], client=pipe)

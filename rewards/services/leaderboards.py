@@ -170,7 +170,11 @@ def leaderboard_entries_posted(*, entries: Sequence[Any]) -> None:
     if redis_client() is None:
         transaction.on_commit(sql_cache_bump)
         return
-    segments = member_segments({entry.member_id for entry in moving})
+    # Postings that read the member's segments with their balance bring them along; the rest are looked up.
+    segments: dict[int, Sequence[str]] = {e.member_id: e.segments for e in moving if e.segments is not None}
+    unknown = {entry.member_id for entry in moving if entry.segments is None}
+    if unknown:
+        segments.update(member_segments(unknown))
     increments: Increments = defaultdict(lambda: defaultdict(int))
     periods_at: dict[datetime, list[Period]] = {}  # a bulk award's entries share one moment
     for entry in moving:

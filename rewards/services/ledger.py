@@ -26,6 +26,7 @@ from community.errors import ServiceError
 from community.services import audit_record, model_snapshot
 from members.models import Member
 from rewards.models import MAX_ENTRY_POINTS, PointBalance, PointEntry, PointRule
+from rewards.selectors.leaderboards import member_segments_sql
 
 logger = logging.getLogger(__name__)
 Kind = PointEntry.Kind
@@ -50,6 +51,25 @@ class PostedEntry:
     # The member's lifetime points after this entry, when the poster knows it (lets levels skip members whose
     # points crossed no threshold).
     lifetime_after: int | None = None
+    # The member's leaderboard segments, when the poster read them with the balance (None: not known).
+    segments: tuple[str, ...] | None = None
+    # The level the member held before this entry and whether they were below it, when read with the balance.
+    level_known: bool = False
+    level_id: int | None = None
+    level_below: bool = False
+
+
+@dataclass(frozen=True)
+class _BalanceMoved:
+    lifetime: int
+    spendable: int
+    segments: tuple[str, ...] | None  # None: not read with the balance
+    level_known: bool
+    level_id: int | None
+    level_below: bool
+
+
+_NO_MEMBER = _BalanceMoved(0, 0, None, False, None, False)  # _move_balance's answer for an id with no member
 
 
 def _check_amount(amount: int) -> None:
@@ -68,8 +88,17 @@ def _check_key(idempotency_key: str) -> None:
         raise ServiceError(_("An idempotency key of 1 to 200 characters is required."), field="idempotency_key")
 
 
-def _ensure_balance_row(member_id: int) -> None:
+def _ensure_balance_row(member_id: int) -> bool:
+    """Create the member's balance row if it is missing. False when there is no such member (callers may pass
+    an id they have not looked up: an existing balance row is proof enough on every later posting)."""
+    if not Member.objects.filter(pk=member_id).exists():
+        return False
     PointBalance.objects.bulk_create([PointBalance(member_id=member_id)], ignore_conflicts=True)
+    return True
+
+
+def _no_such_member() -> ServiceError:
+    return ServiceError(_("No member has this id."), field="member", code="unknown_member")
 
 
 _BALANCE_MOVE = (
@@ -77,22 +106,47 @@ _BALANCE_MOVE = (
     "updated_at = %s WHERE member_id = %s AND spendable + %s >= 0 AND lifetime + %s >= 0 "
     "RETURNING lifetime, spendable"
 )
+_BALANCE_MOVES: dict[str, str] = {}
 
 
-def _move_balance(member_id: int, lifetime_delta: int, spendable_delta: int) -> tuple[int, int] | None:
-    """Move the balance in one conditional UPDATE and return the new (lifetime, spendable); None (nothing
-    changed) if either balance would go below zero. A member's first posting creates the row."""
+def _balance_move_sql() -> str:
+    """The balance UPDATE; where the database can, it also returns the member's leaderboard segments and level,
+    which the live boards and the level check need for every posting (a round trip or two less per award)."""
+    sql = _BALANCE_MOVES.get(connection.vendor)
+    if sql is None:
+        from rewards.services.levels import member_level_state_sql
+
+        member = f"{PointBalance._meta.db_table}.member_id"
+        segments, level = member_segments_sql(member), member_level_state_sql(member)
+        extra = f", {segments}, {level}" if segments and level else ""
+        sql = _BALANCE_MOVES[connection.vendor] = _BALANCE_MOVE + extra
+    return sql
+
+
+def _move_balance(member_id: int, lifetime_delta: int, spendable_delta: int) -> _BalanceMoved | None:
+    """Move the balance in one conditional UPDATE and return the new balances (with the member's segments and
+    level where the database returns them); None (nothing changed) if either balance would go below zero. A
+    member's first posting creates the row."""
     params = [lifetime_delta, spendable_delta, timezone.now(), member_id, spendable_delta, lifetime_delta]
+    sql = _balance_move_sql()
     with connection.cursor() as cursor:
-        cursor.execute(_BALANCE_MOVE, params)
+        cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is None:
             # No row matched: too few points, or no balance row yet (possibly being created by a concurrent first
             # posting, which this insert waits for). Make sure the row exists, then try once more.
-            _ensure_balance_row(member_id)
-            cursor.execute(_BALANCE_MOVE, params)
+            if not _ensure_balance_row(member_id):
+                return _NO_MEMBER
+            cursor.execute(sql, params)
             row = cursor.fetchone()
-    return (row[0], row[1]) if row is not None else None
+    if row is None:
+        return None
+    if len(row) == 2:
+        return _BalanceMoved(row[0], row[1], None, False, None, False)
+    level = row[3]
+    return _BalanceMoved(
+        row[0], row[1], tuple(row[2] or ()), True, level[0] if level else None, bool(level and level[1])
+    )
 
 
 _ENTRY_FIELDS = [field for field in PointEntry._meta.concrete_fields if not field.primary_key]
@@ -158,7 +212,9 @@ def _post(
     refusal: ServiceError | None = None
     with transaction.atomic(savepoint=False):
         balance = _move_balance(member.pk, lifetime_delta, spendable_delta)
-        if balance is None:
+        if balance is _NO_MEMBER:
+            refusal = _no_such_member()
+        elif balance is None:
             existing = PointEntry.objects.filter(idempotency_key=idempotency_key).first()
             if existing is not None:  # a replay of a posting already made
                 return LedgerResult(existing, False)
@@ -174,13 +230,23 @@ def _post(
         else:
             if entry.actor is not None:
                 audit_record(actor=actor, action=f"points.{kind}", obj=entry, after=model_snapshot(entry))
-            posted = PostedEntry(member.pk, lifetime_delta, spendable_delta, entry.created_at, balance[0])
+            posted = PostedEntry(
+                member.pk,
+                lifetime_delta,
+                spendable_delta,
+                entry.created_at,
+                balance.lifetime,
+                balance.segments,
+                balance.level_known,
+                balance.level_id,
+                balance.level_below,
+            )
             _after_post([posted])
             if kind == Kind.EARN:
                 _publish_awarded(entry.pk, member.pk, lifetime_delta, entry.reason, idempotency_key, entry.created_at)
     if refusal is not None:
         raise refusal
-    return LedgerResult(entry, True, balance)
+    return LedgerResult(entry, True, (balance.lifetime, balance.spendable))
 
 
 def _awarded_payload(
@@ -224,16 +290,23 @@ def _after_post(posted: Sequence[PostedEntry]) -> None:
 
 def _may_change_level(entry: PostedEntry, thresholds: frozenset[int], activity_floor: int | None) -> bool:
     """Whether this entry can change the member's level or a points badge: only when their lifetime points
-    crossed a threshold, or reached a level that also asks for activity (which any new activity may meet)."""
+    crossed a threshold, or reached a level that also asks for activity (which any new activity may meet) and
+    the level they hold is not simply the one their points reach."""
     if entry.lifetime_after is None:
         return True
     before = entry.lifetime_after - entry.lifetime_delta
     if before <= 0:  # the first points: the entry level
         return True
     low, high = sorted((before, entry.lifetime_after))
-    if activity_floor is not None and high >= activity_floor:
+    if any(low < threshold <= high for threshold in thresholds):
         return True
-    return any(low < threshold <= high for threshold in thresholds)
+    if activity_floor is None or high < activity_floor:
+        return False
+    if not entry.level_known:
+        return True
+    from rewards.services.levels import level_may_change
+
+    return level_may_change(lifetime=entry.lifetime_after, level_id=entry.level_id, below=entry.level_below)
 
 
 def points_award(
@@ -279,7 +352,8 @@ def points_deduct(
     """
     _check_amount(amount)
     with transaction.atomic():
-        _ensure_balance_row(member.pk)
+        if not _ensure_balance_row(member.pk):
+            raise _no_such_member()
         balance = PointBalance.objects.select_for_update().get(member_id=member.pk)
         existing = PointEntry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -516,7 +590,7 @@ def _bulk_add_to_balances(per_member: dict[int, int]) -> dict[int, int]:
         for member_id, delta in per_member.items():
             moved = _move_balance(member_id, delta, delta)
             if moved is not None:
-                lifetimes[member_id] = moved[0]
+                lifetimes[member_id] = moved.lifetime
         return lifetimes
     lifetimes = _bulk_update_balances(per_member)
     missing = {member_id: delta for member_id, delta in per_member.items() if member_id not in lifetimes}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
@@ -99,6 +99,32 @@ def level_watch_points() -> tuple[frozenset[int], int | None]:
     ladder = _LADDER.get()
     conditional = [level.threshold for level in ladder if level.has_activity_condition()]
     return frozenset(level.threshold for level in ladder), min(conditional, default=None)
+
+
+def member_level_state_sql(member_column: str) -> str | None:
+    """A scalar SQL expression for the level the member whose id is `member_column` holds, as [level id, 1 if
+    below it since some time else 0], or NULL without a level (PostgreSQL; None elsewhere). A posting reads it
+    with its balance, so `level_may_change` can tell without a query whether evaluating the member would do
+    anything."""
+    if connection.vendor != "postgresql":
+        return None
+    return (
+        f"(SELECT ARRAY[ml.level_id, (ml.below_since IS NOT NULL)::int] FROM {MemberLevel._meta.db_table} ml "  # noqa: S608
+        f"WHERE ml.member_id = {member_column})"
+    )
+
+
+def level_may_change(*, lifetime: int, level_id: int | None, below: bool) -> bool:
+    """Whether `levels_evaluate` could change anything for a member with these lifetime points who holds
+    `level_id` (None: no level yet), `below` their level's requirements or not. It acts only when the points
+    reach a different level than the one held (a promotion, possibly held back by activity, or the start of
+    a grace period) or while a grace period runs; otherwise evaluating is a no-op."""
+    ladder = _LADDER.get()
+    reached = _by_points(ladder, lifetime)
+    if level_id is None:
+        return reached >= 0
+    current = next((index for index, level in enumerate(ladder) if level.pk == level_id), None)
+    return current is None or reached != current or below
 
 
 def _active_days(member_ids: Iterable[int], window: int, *, today: date) -> dict[int, int]:

@@ -17,6 +17,17 @@ class TwoPerMinute(throttling.UserRateThrottle):
     rate = "2/minute"
 
 
+class ThousandPerMinute(throttling.UserRateThrottle):
+    rate = "1000/minute"  # leases of 10
+
+
+@pytest.fixture(autouse=True)
+def _no_leases_left():
+    throttling.throttle_leases_forget()
+    yield
+    throttling.throttle_leases_forget()
+
+
 def _request(user):
     request = RequestFactory().get("/api/v1/ping/")
     request.user = user
@@ -45,3 +56,47 @@ def test_the_api_answers_429_with_retry_after_once_the_limit_is_reached(client):
         second = client.get("/api/v1/notifications/")
     assert first.status_code == 200
     assert second.status_code == 429 and int(second["Retry-After"]) <= 60
+
+
+def test_small_limits_are_counted_request_by_request():
+    assert throttling.lease_size(2) == 1
+    assert throttling.lease_size(199) == 1
+    assert throttling.lease_size(1000) == 10
+    assert throttling.lease_size(6000) == throttling.LEASE_MAX
+
+
+def test_a_generous_limit_asks_the_cache_once_per_lease():
+    from django.core.cache import cache
+
+    user = MemberFactory().user
+    with mock.patch.object(ThousandPerMinute, "timer", return_value=120.0):
+        for _request_number in range(25):
+            assert ThousandPerMinute().allow_request(_request(user), None)
+        key = ThousandPerMinute().get_cache_key(_request(user), None)
+    # Three leases of 10 reserved for 25 requests.
+    assert cache.get(f"{key}:2") == 30
+
+
+def test_leases_taken_by_several_processes_never_exceed_the_limit():
+    user = MemberFactory().user
+    allowed = 0
+    with mock.patch.object(ThousandPerMinute, "timer", return_value=120.0):
+        for request_number in range(1_300):
+            if request_number % 7 == 0:
+                # Another process serves the next requests: this one's leftover lease is never used.
+                throttling.throttle_leases_forget()
+            allowed += ThousandPerMinute().allow_request(_request(user), None)
+    assert allowed <= 1_000
+    # Each switch strands at most a lease's worth of reserved requests; the client is refused early, never late.
+    assert allowed >= 1_000 * 6 // 10
+
+
+def test_a_lease_cut_short_by_the_limit_serves_only_what_is_left():
+    from django.core.cache import cache
+
+    user = MemberFactory().user
+    with mock.patch.object(ThousandPerMinute, "timer", return_value=120.0):
+        key = ThousandPerMinute().get_cache_key(_request(user), None)
+        cache.set(f"{key}:2", 995, 61)  # other processes have used 995 of the 1,000
+        results = [ThousandPerMinute().allow_request(_request(user), None) for _request_number in range(12)]
+    assert results == [True] * 5 + [False] * 7

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from community import services
+from community import roles, services
+from community.authentication import api_token_cache_forget
 from community.models import ApiToken, AuditLog
 from members.models import User
 from tests.factories import UserFactory
@@ -397,6 +398,7 @@ def test_last_used_is_not_rewritten_on_every_call(member, member_key):
 
     stale = timezone.now() - timedelta(minutes=5)
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=stale)
+    api_token_cache_forget()  # a table update behind the services' back: as if the process's copy had aged out
     assert token_client(member_key).get(UNREAD).status_code == 200
     token.refresh_from_db()
     assert token.last_used_at > stale + timedelta(minutes=4)
@@ -423,3 +425,96 @@ def test_an_account_without_a_member_profile_can_hold_tokens(db):
     assert token_client(key).get(TOKENS).status_code == 200
     # Member-only endpoints refuse such an account rather than failing.
     assert token_client(key).get(ME).status_code == 403
+
+
+# --- the process's copy of a token ---------------------------------------------------------------------------
+
+
+def _token_queries(captured) -> int:
+    return sum(1 for query in captured if ApiToken._meta.db_table in query["sql"] and "key_hash" in query["sql"])
+
+
+def test_repeated_calls_with_one_token_look_it_up_once(member, member_key):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = token_client(member_key)
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(UNREAD).status_code == 200
+    with CaptureQueriesContext(connection) as again:
+        assert client.get(UNREAD).status_code == 200
+        assert client.get(ME).json()["id"] == member.pk
+
+    assert _token_queries(first.captured_queries) == 1
+    assert _token_queries(again.captured_queries) == 0
+
+
+def test_with_no_cache_time_every_call_looks_the_token_up(member, member_key, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    client = token_client(member_key)
+    with CaptureQueriesContext(connection) as captured:
+        for _call in range(3):
+            assert client.get(UNREAD).status_code == 200
+
+    assert _token_queries(captured.captured_queries) == 3
+
+
+def test_a_kept_token_is_looked_up_again_once_its_time_is_up(member, member_key, settings, monkeypatch):
+    import time
+
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    client = token_client(member_key)
+    assert client.get(UNREAD).status_code == 200
+    # Changed by another process: this one does not hear of it, but its copy ages out.
+    User.objects.filter(pk=member.user_id).update(is_active=False)
+    assert client.get(UNREAD).status_code == 200
+
+    later = time.monotonic() + 5.5
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert client.get(UNREAD).status_code == 401
+
+
+def test_a_kept_token_still_expires_on_time(member, member_key, monkeypatch):
+    token = ApiToken.objects.get(user=member.user)
+    services_expiry = timezone.now() + timedelta(minutes=1)
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=services_expiry)
+    client = token_client(member_key)
+    assert client.get(UNREAD).status_code == 200
+
+    monkeypatch.setattr(timezone, "now", lambda: services_expiry + timedelta(seconds=1))
+
+    assert client.get(UNREAD).status_code == 401
+
+
+def test_revoking_through_the_service_stops_a_kept_token_at_once(member, member_key):
+    client = token_client(member_key)
+    assert client.get(UNREAD).status_code == 200
+
+    services.api_token_revoke(actor=member.user, token=ApiToken.objects.get(user=member.user))
+
+    assert client.get(UNREAD).status_code == 401
+
+
+def test_deactivating_the_account_stops_a_kept_token_at_once(member, member_key):
+    client = token_client(member_key)
+    assert client.get(UNREAD).status_code == 200
+
+    user = User.objects.get(pk=member.user_id)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    assert client.get(UNREAD).status_code == 401
+
+
+def test_losing_the_operator_role_applies_to_a_kept_token_at_once(operator):
+    _token, raw_key = services.api_token_create(user=operator.user, name="ops")
+    client = token_client(raw_key)
+    operator_only = "/api/v1/members/"
+    assert client.get(operator_only).status_code == 200
+
+    operator.user.groups.remove(*operator.user.groups.filter(name=roles.OPERATOR))
+
+    assert client.get(operator_only).status_code == 403

@@ -18,6 +18,7 @@ from django.db.models import Count
 from community.models import Activity, AuditLog, Notification
 from members.demo import DEMO_PASSWORD
 from members.models import Member
+from rewards.services.config_cache import config_caches_forget_local
 
 pytestmark = pytest.mark.django_db
 
@@ -108,8 +109,10 @@ def seeded_snapshot(*args: str) -> dict[str, list[tuple]]:
         seed(*args)
         taken = snapshot()
         transaction.set_rollback(True)
-    # Caches (rules, level ladder) outlive the rollback; the next run must not read the rolled-back rows.
+    # Caches (rules, level ladder; shared and this process's copy) outlive the rollback; the next run must not read
+    # the rolled-back rows.
     cache.clear()
+    config_caches_forget_local()
     return taken
 
 

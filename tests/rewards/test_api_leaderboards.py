@@ -169,3 +169,50 @@ def test_the_snapshot_list_has_a_constant_query_count(member, sql_boards, django
         frozen_day = frozen_day.previous()
         leaderboard_snapshot_freeze(period_kind="day", period_key=frozen_day.key)
     assert count_queries(fresh(member.user), SNAPSHOTS) == few
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "period=day",
+        "period=month&limit=7",
+        "period=all&segment=beta",
+        "period=week&key=2026-W47&limit=100",
+        "limit=1",
+        "limit=100",
+        "limit=101",
+        "limit=0",
+        "limit=007",
+        "limit=5.0",
+        "limit=%205",
+        "limit=",
+        "period=year",
+        "period=",
+        "key=%202026-11%20",
+        "segment=%20beta",
+        "segment=a%00b",
+        "segment=" + "x" * 64,
+        "segment=" + "x" * 65,
+        "key=" + "1" * 11,
+        "period=day&period=week",
+    ],
+)
+def test_the_quick_query_check_agrees_with_the_serializer(query):
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+
+    from rewards.api.leaderboards import LeaderboardQuerySerializer, _board_query
+
+    params = QueryDict(query)
+    expected = LeaderboardQuerySerializer(data=params)
+    if expected.is_valid():
+        taken = _board_query(params)
+        assert {**taken, "key": taken.get("key") or ""} == {
+            **expected.validated_data,
+            "key": expected.validated_data.get("key") or "",
+        }
+    else:
+        with pytest.raises(ValidationError) as refused:
+            _board_query(params)
+        assert refused.value.detail == expected.errors

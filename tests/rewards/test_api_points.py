@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from community.models import AuditLog
 from community.services import api_token_create
-from rewards.models import MAX_ENTRY_POINTS, IdempotencyRecord, PointEntry
+from rewards.models import MAX_ENTRY_POINTS, IdempotencyRecord, PointBalance, PointEntry
 from rewards.selectors.ledger import balance_for_member
 from rewards.services.checkin import checkin_perform
 from rewards.services.ledger import points_award
@@ -329,3 +329,20 @@ def test_a_token_award_reads_the_token_account_profile_and_roles_in_one_query(op
     assert response.status_code == 201
     role_reads = [q["sql"] for q in queries.captured_queries if "auth_group" in q["sql"]]
     assert len(role_reads) == 1 and "community_apitoken" in role_reads[0]
+
+
+def test_an_award_to_a_member_with_points_does_not_look_the_member_up(api_operator, member):
+    give(member, 5, "first")  # the balance row exists from now on
+    with CaptureQueriesContext(connection) as queries:
+        response = post_change(api_operator, AWARDS_URL, {"member": member.pk, "amount": 3, "reason": "again"})
+    assert response.status_code == 201 and response.json()["balance"] == {"lifetime": 8, "spendable": 8}
+    member_reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "members_member"')]
+    assert member_reads == []
+
+
+def test_an_unknown_member_is_refused_by_the_ledger_with_the_field(api_operator, member):
+    for url in (AWARDS_URL, DEDUCTIONS_URL):
+        response = post_change(api_operator, url, {"member": member.pk + 1000, "amount": 3, "reason": "x"}, key=url)
+        assert response.status_code == 400 and "member" in response.json()
+    assert not PointEntry.objects.exists() and not IdempotencyRecord.objects.exists()
+    assert not PointBalance.objects.exists()

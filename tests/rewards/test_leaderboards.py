@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from community.errors import ServiceError
 from community.models import AuditLog
-from members.models import Tag
+from members.models import Member, Tag
 from rewards.models import LeaderboardSnapshot, LeaderboardSnapshotRow, PointEntry
 from rewards.models.leaderboards import period_containing, period_parse
 from rewards.selectors.leaderboards import (
@@ -141,6 +141,19 @@ def test_segments_are_member_tags(boards, django_capture_on_commit_callbacks):
     assert leaderboard_rank_for(member=b, period_kind="month", segment="beta tester").rank is None
     assert leaderboard_rank_for(member=a, period_kind="month", segment="beta tester").rank == 2
     assert ranks(leaderboard_top(period_kind="month", segment="nobody has this")) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the balance update returns segments on PostgreSQL")
+def test_an_award_reads_the_members_segments_with_its_balance(redis_boards, django_capture_on_commit_callbacks):
+    member = MemberFactory()
+    member.tags.add(TagFactory(name="beta tester"))
+    with committed(django_capture_on_commit_callbacks):
+        award(member, 1)  # the first posting also creates the balance row
+    with CaptureQueriesContext(connection) as captured, committed(django_capture_on_commit_callbacks):
+        award(member, 10)
+    tag_reads = [q["sql"] for q in captured.captured_queries if Member.tags.through._meta.db_table in q["sql"]]
+    assert len(tag_reads) == 1 and tag_reads[0].startswith("UPDATE")
+    assert ranks(leaderboard_top(period_kind="week", segment="beta tester")) == [(1, member.pk, 11)]
 
 
 @pytest.mark.parametrize(
