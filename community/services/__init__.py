@@ -76,22 +76,28 @@ def audit_record(
     return record
 
 
-_AUDIT_FIELDS = [field for field in AuditLog._meta.concrete_fields if not field.primary_key]
-_AUDIT_INSERT = (
-    f"INSERT INTO {AuditLog._meta.db_table} ({', '.join(field.column for field in _AUDIT_FIELDS)}) "  # noqa: S608
-    f"VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))}) RETURNING id"
-)
+class _RowInsert:
+    """One model instance inserted with a statement written once per model: audit records and activities are
+    written on every award, and the ORM's save() took longer to build its INSERT than the database took to run it.
+    Values are prepared by the fields themselves, as save() would (`pre_save` fills defaults and auto dates)."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+        self.sql = (
+            f"INSERT INTO {model._meta.db_table} ({', '.join(field.column for field in self.fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(self.fields))}) RETURNING id"
+        )
+
+    def __call__(self, obj: models.Model) -> None:
+        params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            obj.pk = cursor.fetchone()[0]
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
-def _audit_insert(record: AuditLog) -> None:
-    # Written out: every audited change runs this, and the ORM's save() took longer to build the INSERT than the
-    # database took to run it. Values are prepared by the fields themselves, as save() would.
-    params = [field.get_db_prep_save(field.pre_save(record, True), connection) for field in _AUDIT_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_AUDIT_INSERT, params)
-        record.pk = cursor.fetchone()[0]
-    record._state.adding = False
-    record._state.db = connection.alias
+_audit_insert = _RowInsert(AuditLog)
 
 
 def audit_record_bulk(*, entries: Sequence[Mapping[str, Any]], actor: Any | None = None) -> int:
@@ -177,23 +183,13 @@ def record_activity(
     return activity
 
 
-_ACTIVITY_FIELDS = [field for field in Activity._meta.concrete_fields if not field.primary_key]
-_ACTIVITY_INSERT = (
-    f"INSERT INTO {Activity._meta.db_table} ({', '.join(field.column for field in _ACTIVITY_FIELDS)}) "  # noqa: S608
-    f"VALUES ({', '.join(['%s'] * len(_ACTIVITY_FIELDS))}) RETURNING id"
-)
+_activity_row_insert = _RowInsert(Activity)
 
 
 def _activity_insert(activity: Activity) -> None:
-    """Insert one activity with a prepared statement: every award starts here, and the ORM's save() spends
-    longer building its INSERT than the database spends running it."""
+    """Insert one activity with a prepared statement: every award starts here."""
     activity.recorded_at = timezone.now()
-    params = [field.get_db_prep_save(getattr(activity, field.attname), connection) for field in _ACTIVITY_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_ACTIVITY_INSERT, params)
-        activity.pk = cursor.fetchone()[0]
-    activity._state.adding = False
-    activity._state.db = connection.alias
+    _activity_row_insert(activity)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from community.models import Activity
 from community.services import audit_record, model_snapshot
 from rewards.models import PointBalance, PointEntry, PointRule
 from rewards.services.config_cache import ConfigCache
-from rewards.services.ledger import LedgerResult, points_award, points_deduct
+from rewards.services.ledger import BulkAward, LedgerResult, points_award, points_award_bulk, points_deduct
 
 logger = logging.getLogger(__name__)
 
@@ -219,16 +219,51 @@ def rules_for_verbs(verbs: set[str]) -> dict[str, list[PointRule]]:
     return {verb: by_verb[verb] for verb in verbs if verb in by_verb}
 
 
+# From this many plain awards in one batch of activities (an import, a batch of product events), they are posted
+# with one bulk call instead of one by one.
+BULK_RULE_AWARDS_MIN = 10
+
+
+def _plain_award(rule: PointRule) -> bool:
+    """An award that depends on nothing but the activity: no cap, cooldown or first-time limit, no deduction."""
+    return rule.points > 0 and not _has_limits(rule)
+
+
 def rules_apply(activities: Sequence[Activity]) -> None:
-    """The activity hook: apply every active rule whose verb and conditions match each new activity."""
+    """The activity hook: apply every active rule whose verb and conditions match each new activity.
+
+    A batch's plain awards (see `_plain_award`), when there are at least BULK_RULE_AWARDS_MIN of them, go to the
+    ledger in one `points_award_bulk` call, with the keys, amounts, reasons and sources `rule_apply` would give
+    them; limited rules and deductions are applied one activity at a time, in order, as always."""
     if not activities:
         return
     by_verb = rules_for_verbs({activity.verb for activity in activities})
     if not by_verb:
         return
+    plain: list[tuple[PointRule, Activity]] = []
+    one_by_one: list[tuple[PointRule, Activity]] = []
     for activity in activities:
         for rule in by_verb.get(activity.verb, ()):
-            rule_apply(rule=rule, activity=activity)
+            (plain if _plain_award(rule) else one_by_one).append((rule, activity))
+    if len(plain) < BULK_RULE_AWARDS_MIN:
+        one_by_one, plain = [(r, a) for a in activities for r in by_verb.get(a.verb, ())], []
+    if plain:
+        awards = [
+            BulkAward(
+                member_id=activity.member_id,
+                amount=rule.points,
+                idempotency_key=rule_award_key(rule, activity),
+                reason=rule.name,
+                rule=rule,
+                source=activity,
+            )
+            for rule, activity in plain
+            if rule_matches(rule, activity)
+        ]
+        if awards:
+            points_award_bulk(awards=awards)
+    for rule, activity in one_by_one:
+        rule_apply(rule=rule, activity=activity)
 
 
 def points_for_activity(*, activity: Activity, since: datetime | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db.models import Sum
@@ -288,3 +288,50 @@ def test_racing_activities_never_exceed_the_daily_cap():
     assert Activity.objects.filter(member=member).count() == 24
     assert PointEntry.objects.filter(member=member).aggregate(total=Sum("lifetime_delta"))["total"] == 15
     assert_balances_match_ledger()
+
+
+def _bulk_entries(activities, rule):
+    return {
+        (e.member_id, e.lifetime_delta, e.reason, e.rule_id, e.rule_version, e.source_id, e.idempotency_key)
+        for e in PointEntry.objects.filter(rule=rule, source_id__in=[str(a.pk) for a in activities])
+    }
+
+
+def test_a_batch_of_activities_posts_plain_awards_in_bulk_as_one_by_one_would(monkeypatch):
+    from community.services import ActivityInput, activities_record_bulk_returning
+
+    plain = PointRuleFactory(verb="product.report_exported", points=4, name="Exported a report")
+    capped = PointRuleFactory(verb="product.report_exported", points=1, daily_cap=1, name="First export today")
+    members = MemberFactory.create_batch(4)
+    now = datetime(2026, 3, 3, 4, 0, tzinfo=UTC)  # far from midnight in every member's time zone
+    posted_in_bulk = []
+    real_bulk = rule_services.points_award_bulk
+    monkeypatch.setattr(
+        rule_services, "points_award_bulk", lambda **kw: posted_in_bulk.append(len(kw["awards"])) or real_bulk(**kw)
+    )
+    entries = [
+        ActivityInput(member=members[i % 4], verb="product.report_exported", occurred_at=now - timedelta(minutes=i))
+        for i in range(rule_services.BULK_RULE_AWARDS_MIN + 2)
+    ]
+    recorded = activities_record_bulk_returning(entries=entries)
+
+    assert posted_in_bulk == [len(recorded)]  # the plain rule's awards in one call; the capped rule one by one
+    assert _bulk_entries(recorded, plain) == {
+        (a.member_id, 4, plain.name, plain.pk, plain.version, str(a.pk), rule_services.rule_award_key(plain, a))
+        for a in recorded
+    }
+    assert PointEntry.objects.filter(rule=capped).count() == 4  # once a day for each member
+    assert [lifetime(m) for m in members] == [4 * 3 + 1, 4 * 3 + 1, 4 * 3 + 1, 4 * 3 + 1]
+    assert_balances_match_ledger()
+
+    # Applied again (as a retried hook would), nothing is posted twice.
+    rule_services.rules_apply(recorded)
+    assert PointEntry.objects.filter(rule=plain).count() == len(recorded)
+
+
+def test_a_few_activities_are_applied_one_by_one(member, monkeypatch):
+    PointRuleFactory(verb="product.report_exported", points=4)
+    monkeypatch.setattr(rule_services, "points_award_bulk", lambda **kw: pytest.fail("no bulk call for a few awards"))
+    for minute in range(rule_services.BULK_RULE_AWARDS_MIN - 1):
+        record(member, "product.report_exported", timezone.now() - timedelta(minutes=minute))
+    assert lifetime(member) == 4 * (rule_services.BULK_RULE_AWARDS_MIN - 1)
