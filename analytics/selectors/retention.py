@@ -12,7 +12,8 @@ from analytics.models import Cohort, CohortCell, MemberDay, MemberWeek
 from analytics.selectors.cache import rollup_cached
 from analytics.selectors.scope import Scope
 from analytics.selectors.series import complete_through, rollups_through
-from analytics.services.rollups import COHORT_WEEKS, MAX_MIN_ACTIVE_DAYS, _monday_of, day_bounds
+from analytics.services.rollup_sql import COHORT_WEEKS, MAX_MIN_ACTIVE_DAYS, day_bounds
+from analytics.services.rollups import _monday_of
 from members.models import Member
 
 CHURN_ACTIVE_DAYS = 30  # active at some point in this window …

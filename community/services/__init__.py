@@ -296,7 +296,7 @@ def _insert_keyed_returning(
         "dedupe_key, recorded_at) SELECT u.m, u.v, u.t, u.i, u.d, u.o, u.l, u.k, %s "
         "FROM jsonb_to_recordset(%s::jsonb) AS u(m bigint, v text, t integer, i text, d jsonb, o timestamptz, "
         f"l date, k text) WHERE NOT EXISTS (SELECT 1 FROM {table} AS a WHERE a.dedupe_key = u.k) "
-        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+        "ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id, dedupe_key"
     )
     zones: dict[str, ZoneInfo] = {}
     member_field, target_type_field = Activity._meta.get_field("member"), Activity._meta.get_field("target_type")

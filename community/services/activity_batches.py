@@ -46,7 +46,7 @@ _INSERT_SQL = (
     "dedupe_key, recorded_at) SELECT u.m, u.v, NULL, '', u.d, u.o, u.l, u.k, %s "
     "FROM jsonb_to_recordset(%s::jsonb) AS u(m bigint, v text, d jsonb, o timestamptz, l date, k text) "
     f"WHERE NOT EXISTS (SELECT 1 FROM {_TABLE} AS a WHERE a.dedupe_key = u.k) "
-    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+    "ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id, dedupe_key"
 )
 # The activity's concrete fields, in the order Activity.from_db() takes them.
 _ATTNAMES = tuple(activity_field.attname for activity_field in Activity._meta.concrete_fields)

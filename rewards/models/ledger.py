@@ -45,7 +45,11 @@ class PointEntry(models.Model):
     source_id = models.CharField(_("source id"), max_length=64, blank=True)
     # Unique per source: the same award asked for twice (a retry, a race) lands once.
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # Each entry can be reversed once: unique where set (see Meta), so the many entries that reverse nothing add
+    # nothing to the index.
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+    )
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
@@ -66,6 +70,9 @@ class PointEntry(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="point_entry_reversed_once"
+            ),
             models.CheckConstraint(condition=~Q(lifetime_delta=0, spendable_delta=0), name="point_entry_moves_points"),
             models.CheckConstraint(
                 condition=Q(lifetime_delta__gte=-MAX_ENTRY_POINTS, lifetime_delta__lte=MAX_ENTRY_POINTS)

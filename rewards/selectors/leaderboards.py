@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -35,6 +35,7 @@ from community.errors import ServiceError
 from members.models import Member, Tag
 from rewards.models import LeaderboardSnapshot, LeaderboardSnapshotRow, PointEntry
 from rewards.models.leaderboards import Period, PeriodKind, period_parse
+from rewards.sql import ids_in
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def member_segments(member_ids: Iterable[int] | None) -> dict[int, list[str]]:
             return {}
         if len(ids) == 1:
             return _one_member_segments(ids[0])
-        rows = rows.filter(member_id__in=ids)
+        rows = rows.filter(member_id__in=ids_in(ids))
     segments: dict[int, list[str]] = defaultdict(list)
     for member_id, name in rows.values_list("member_id", "tag__name").order_by("member_id", "tag__name"):
         segments[member_id].append(name)
@@ -448,9 +449,11 @@ def sql_cache_bump_queue(pipe: Any) -> bool:
     award). False when it does not, and `sql_cache_bump()` must be called instead."""
     from community.cache import PooledClientRedisCache
 
-    if not isinstance(cache, PooledClientRedisCache) or not cache.shares_server(getattr(settings, "REDIS_URL", "")):
+    # The backend itself: `cache` is a proxy, never an instance of the backend's class.
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, PooledClientRedisCache) or not backend.shares_server(getattr(settings, "REDIS_URL", "")):
         return False
-    pipe.incr(cache.make_and_validate_key(SQL_CACHE_VERSION_KEY))
+    pipe.incr(backend.make_and_validate_key(SQL_CACHE_VERSION_KEY))
     return True
 
 

@@ -16,10 +16,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -29,7 +30,7 @@ from community.errors import ServiceError
 from community.services import audit_record
 from members.models import Member, Tag
 from rewards.models import LeaderboardSnapshot, LeaderboardSnapshotRow, PointEntry
-from rewards.models.leaderboards import Period, period_containing
+from rewards.models.leaderboards import Period, period_containing, program_zone
 from rewards.selectors.leaderboards import (
     board_keys,
     key_prefix,
@@ -57,32 +58,62 @@ TEMP_KEY_SECONDS = 3600  # a rebuild that dies half-way leaves nothing behind fo
 # Move members on several boards by deltas, keeping each board's distinct-scores set (for dense ranks) in step,
 # and the period's index of segments with a board. Four keys per board: board, distinct scores, score counts,
 # segment index. ARGV, per board: expire-at (unix seconds; 0 = never), segment ("" for everyone), the number of
-# pairs, then member, delta pairs. One call per award moves all its boards.
+# pairs, then member, delta pairs. One call per award moves all its boards. A board's members are read with one
+# ZMSCORE and written with one ZADD, and each distinct score's count moves once, however many members share it:
+# a bulk award moves thousands of members.
 INCREMENT_SCRIPT = """
 local a = 1
 for b = 0, #KEYS / 4 - 1 do
   local board, scores, counts, index = KEYS[4 * b + 1], KEYS[4 * b + 2], KEYS[4 * b + 3], KEYS[4 * b + 4]
-  local at, segment, pairs = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  local at, segment, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
   a = a + 3
-  for i = 1, pairs do
-    local member, delta = ARGV[a], ARGV[a + 1]
+  local members, deltas = {}, {}
+  for i = 1, n do
+    local member, delta = ARGV[a], tonumber(ARGV[a + 1])
     a = a + 2
-    local old = tonumber(redis.call('ZSCORE', board, member) or '0')
-    local new = tonumber(redis.call('ZINCRBY', board, delta, member))
-    if old > 0 then
-      local text = string.format('%.0f', old)
-      if redis.call('HINCRBY', counts, text, -1) <= 0 then
-        redis.call('HDEL', counts, text)
-        redis.call('ZREM', scores, text)
+    if deltas[member] == nil then
+      members[#members + 1] = member
+      deltas[member] = delta
+    else
+      deltas[member] = deltas[member] + delta
+    end
+  end
+  local moved = {}
+  for first = 1, #members, 500 do
+    local chunk = {}
+    for i = first, math.min(first + 499, #members) do chunk[#chunk + 1] = members[i] end
+    local old = redis.call('ZMSCORE', board, unpack(chunk))
+    local adds, removes = {}, {}
+    for i, member in ipairs(chunk) do
+      local before = old[i] and tonumber(old[i]) or 0
+      local after = before + deltas[member]
+      if before > 0 then
+        local text = string.format('%.0f', before)
+        moved[text] = (moved[text] or 0) - 1
+      end
+      if after > 0 then
+        local text = string.format('%.0f', after)
+        moved[text] = (moved[text] or 0) + 1
+      end
+      if after == 0 then
+        removes[#removes + 1] = member
+      else
+        adds[#adds + 1] = after
+        adds[#adds + 1] = member
       end
     end
-    if new > 0 then
-      local text = string.format('%.0f', new)
-      if redis.call('HINCRBY', counts, text, 1) == 1 then
+    if #adds > 0 then redis.call('ZADD', board, unpack(adds)) end
+    if #removes > 0 then redis.call('ZREM', board, unpack(removes)) end
+  end
+  for text, by in pairs(moved) do
+    if by ~= 0 then
+      local count = redis.call('HINCRBY', counts, text, by)
+      if count <= 0 then
+        redis.call('HDEL', counts, text)
+        redis.call('ZREM', scores, text)
+      elseif count - by <= 0 then
         redis.call('ZADD', scores, text, text)
       end
-    elseif new == 0 then
-      redis.call('ZREM', board, member)
     end
   end
   if segment ~= '' then
@@ -148,8 +179,21 @@ def _expire_at(period: Period) -> int:
     return int((period.ends_at + RETENTION[period.kind]).timestamp())
 
 
-def _periods_of(moment: datetime) -> list[Period]:
-    return [period_containing("all"), *(period_containing(kind, moment) for kind in LIVE_KINDS)]
+# The live periods of each local day seen lately: every award needs its moment's four (all-time, month, week,
+# day), and nearly all awards fall on a handful of days.
+_PERIODS_BY_DAY: dict[tuple[str, date], tuple[Period, ...]] = {}
+PERIODS_BY_DAY_MAX = 64
+
+
+def _periods_of(moment: datetime) -> tuple[Period, ...]:
+    day = (settings.TIME_ZONE, moment.astimezone(program_zone()).date())
+    periods = _PERIODS_BY_DAY.get(day)
+    if periods is None:
+        if len(_PERIODS_BY_DAY) >= PERIODS_BY_DAY_MAX:
+            _PERIODS_BY_DAY.clear()
+        periods = (period_containing("all"), *(period_containing(kind, moment) for kind in LIVE_KINDS))
+        _PERIODS_BY_DAY[day] = periods
+    return periods
 
 
 # --- live updates ------------------------------------------------------------------------------------------

@@ -8,9 +8,7 @@ and the database's check constraint keeps spendable ≥ 0 even if code were wron
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,12 +139,7 @@ def _move_balance(member_id: int, lifetime_delta: int, spendable_delta: int) -> 
             row = cursor.fetchone()
     if row is None:
         return None
-    if len(row) == 2:
-        return _BalanceMoved(row[0], row[1], None, False, None, False)
-    level = row[3]
-    return _BalanceMoved(
-        row[0], row[1], tuple(row[2] or ()), True, level[0] if level else None, bool(level and level[1])
-    )
+    return _balance_from_row(row)
 
 
 _ENTRY_FIELDS = [field for field in PointEntry._meta.concrete_fields if not field.primary_key]
@@ -169,6 +162,89 @@ def _insert_entry(entry: PointEntry) -> bool:
     entry._state.adding = False
     entry._state.db = connection.alias
     return True
+
+
+# A posting that adds points (an award, a refund) creates the member's balance row if it is missing, in the same
+# statement: a member's first award is then one statement, not four. Taking points never creates a row (there
+# is nothing to take). The member is read from their own table, so an id with no member matches nothing.
+_BALANCE_ADD = (
+    f"INSERT INTO {PointBalance._meta.db_table} AS pb (member_id, lifetime, spendable, updated_at) "  # noqa: S608
+    f"SELECT m.id, %s::bigint, %s::bigint, %s::timestamptz FROM {Member._meta.db_table} m WHERE m.id = %s "
+    "ON CONFLICT (member_id) DO UPDATE SET lifetime = pb.lifetime + EXCLUDED.lifetime, "
+    "spendable = pb.spendable + EXCLUDED.spendable, updated_at = EXCLUDED.updated_at "
+    "RETURNING pb.lifetime, pb.spendable"
+)
+_POSTINGS: dict[bool, str] = {}
+
+
+def _posting_sql(*, adds: bool) -> str:
+    """PostgreSQL: the balance change and the entry INSERT as one statement. The entry is inserted only from the
+    row the balance change returned, so a refusal (too few points, no balance row yet) changes nothing; a key
+    already taken leaves the balance moved and the entry id NULL, and the caller gives the points back, as it
+    would after two statements. With `adds` the balance change is _BALANCE_ADD (its parameters: lifetime,
+    spendable, now, member), else _balance_move_sql()."""
+    sql = _POSTINGS.get(adds)
+    if sql is None:
+        if adds:
+            from rewards.services.levels import member_level_state_sql
+
+            balance = f"{_BALANCE_ADD}, {member_segments_sql('pb.member_id')}, {member_level_state_sql('pb.member_id')}"
+        else:
+            balance = _balance_move_sql()
+        columns = ", ".join(field.column for field in _ENTRY_FIELDS)
+        values = ", ".join(f"%s::{field.cast_db_type(connection)}" for field in _ENTRY_FIELDS)
+        sql = _POSTINGS[adds] = (
+            f"WITH b AS ({balance}), "  # noqa: S608
+            f"e AS (INSERT INTO {PointEntry._meta.db_table} ({columns}) SELECT {values} FROM b "
+            "ON CONFLICT DO NOTHING RETURNING id) "
+            "SELECT b.*, (SELECT id FROM e) FROM b"
+        )
+    return sql
+
+
+def _balance_from_row(row: Sequence[Any]) -> _BalanceMoved:
+    if len(row) == 2:
+        return _BalanceMoved(row[0], row[1], None, False, None, False)
+    level = row[3]
+    return _BalanceMoved(
+        row[0], row[1], tuple(row[2] or ()), True, level[0] if level else None, bool(level and level[1])
+    )
+
+
+def _post_entry(entry: PointEntry, lifetime_delta: int, spendable_delta: int) -> tuple[_BalanceMoved | None, bool]:
+    """Move the member's balance and insert the entry. Returns (the balance moved, whether the entry was
+    inserted): (None, False) when nothing changed because either balance would go below zero, (_NO_MEMBER,
+    False) for an id with no member, and a balance with False when the entry's key (or the entry it reverses)
+    was already taken — the balance has moved then, and the caller gives the points back."""
+    member_id = entry.member_id
+    if connection.vendor != "postgresql":
+        balance = _move_balance(member_id, lifetime_delta, spendable_delta)
+        if balance is None or balance is _NO_MEMBER:
+            return balance, False
+        return balance, _insert_entry(entry)
+    adds = lifetime_delta >= 0 and spendable_delta >= 0
+    params = [lifetime_delta, spendable_delta, timezone.now(), member_id]
+    if not adds:
+        params += [spendable_delta, lifetime_delta]
+    params += [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in _ENTRY_FIELDS]
+    sql = _posting_sql(adds=adds)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            # As in _move_balance: no balance row yet, or too few points. Make sure the row exists, then try again.
+            if not _ensure_balance_row(member_id):
+                return _NO_MEMBER, False
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    if row is None:
+        return None, False
+    if row[-1] is None:
+        return _balance_from_row(row[:-1]), False
+    entry.pk = row[-1]
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return _balance_from_row(row[:-1]), True
 
 
 def _source_fields(source: models.Model | None) -> dict[str, Any]:
@@ -211,7 +287,7 @@ def _post(
     # are raised only after the block has closed cleanly: a caller's transaction stays usable.
     refusal: ServiceError | None = None
     with transaction.atomic(savepoint=False):
-        balance = _move_balance(member.pk, lifetime_delta, spendable_delta)
+        balance, inserted = _post_entry(entry, lifetime_delta, spendable_delta)
         if balance is _NO_MEMBER:
             refusal = _no_such_member()
         elif balance is None:
@@ -219,7 +295,7 @@ def _post(
             if existing is not None:  # a replay of a posting already made
                 return LedgerResult(existing, False)
             refusal = ServiceError(_("Not enough points."), field="amount", code="insufficient_points")
-        elif not _insert_entry(entry):
+        elif not inserted:
             # Already posted (a retry, or a concurrent twin that committed first): give the points back.
             _move_balance(member.pk, -lifetime_delta, -spendable_delta)
             existing = PointEntry.objects.filter(idempotency_key=idempotency_key).first()
@@ -450,166 +526,19 @@ def points_reverse(*, entry: PointEntry, actor: Any, reason: str) -> LedgerResul
     )
 
 
-@dataclass(frozen=True)
-class BulkAward:
-    member_id: int
-    amount: int
-    idempotency_key: str
-    reason: str
-    rule: PointRule | None = None
-    source: models.Model | None = None
-    expires_at: datetime | None = None
+# The bulk path lives in its own module; it is part of this one's interface.
+from rewards.services.ledger_bulk import BULK_BATCH, BulkAward, points_award_bulk  # noqa: E402
 
-
-_BULK_COLUMNS = (
-    ("member_id", "bigint"),
-    ("kind", "text"),
-    ("lifetime_delta", "bigint"),
-    ("spendable_delta", "bigint"),
-    ("reason", "text"),
-    ("rule_id", "bigint"),
-    ("rule_version", "integer"),
-    ("source_type_id", "integer"),
-    ("source_id", "text"),
-    ("idempotency_key", "text"),
-    ("expires_at", "timestamptz"),
-    ("actor_id", "bigint"),
-    ("created_at", "timestamptz"),
-)
-_BULK_RETURNING = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING member_id, lifetime_delta, id, idempotency_key"
-BULK_BATCH = 5000
-
-
-def points_award_bulk(*, awards: Sequence[BulkAward], actor: Any | None = None, batch_size: int = BULK_BATCH) -> int:
-    """Award many members at once (an event's attendees): one INSERT per batch that skips keys already used,
-    then one balance UPDATE per batch. Returns how many entries were new."""
-    for award in awards:
-        _check_amount(award.amount)
-        _check_key(award.idempotency_key)
-    now = timezone.now()
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-    content_types: dict[type, int] = {}
-    # Each member's points before the first batch and after the last: what levels and leaderboards need.
-    totals: dict[int, int] = defaultdict(int)
-    lifetimes: dict[int, int] = {}
-    awarded: list[dict[str, Any]] = []
-    created = 0
-    with transaction.atomic():
-        for start in range(0, len(awards), batch_size):
-            batch = awards[start : start + batch_size]
-            rows = []
-            for award in batch:
-                source_type_id = None
-                if award.source is not None:
-                    model = type(award.source)
-                    if model not in content_types:
-                        content_types[model] = ContentType.objects.get_for_model(model).pk
-                    source_type_id = content_types[model]
-                rule = award.rule
-                rows.append(
-                    (
-                        award.member_id,
-                        Kind.EARN.value,
-                        award.amount,
-                        award.amount,
-                        award.reason[:200],
-                        rule.pk if rule else None,
-                        rule.version if rule else None,
-                        source_type_id,
-                        str(award.source.pk) if award.source is not None else "",
-                        award.idempotency_key,
-                        award.expires_at,
-                        actor_id,
-                        now,
-                    )
-                )
-            with connection.cursor() as cursor:
-                cursor.execute(*_bulk_insert_statement(rows))
-                inserted = cursor.fetchall()
-            per_member: dict[int, int] = defaultdict(int)
-            reasons = {award.idempotency_key: award.reason[:200] for award in batch}
-            stamp = now.isoformat()
-            for member_id, delta, entry_id, key in inserted:
-                per_member[member_id] += delta
-                awarded.append(_awarded_payload(entry_id, member_id, delta, reasons.get(key, ""), key, stamp))
-            lifetimes.update(_bulk_add_to_balances(per_member))
-            for member_id, delta in per_member.items():
-                totals[member_id] += delta
-            created += len(inserted)
-        posted = [
-            PostedEntry(member_id, delta, delta, now, lifetimes.get(member_id)) for member_id, delta in totals.items()
-        ]
-        if posted:
-            _after_post(posted)
-        domain_events.publish_many("points.awarded", awarded)
-    return created
-
-
-def _bulk_insert_statement(rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
-    """The insert of one batch. On PostgreSQL the rows go as one JSON parameter read by json_to_recordset():
-    encoding it is one C call, where thirteen array parameters (or thirteen parameters per row) would be
-    adapted value by value."""
-    table = PointEntry._meta.db_table
-    columns = ", ".join(name for name, _type in _BULK_COLUMNS)
-    if connection.vendor == "postgresql":
-        names = [name for name, _type in _BULK_COLUMNS]
-        record = ", ".join(f"{name} {sql_type}" for name, sql_type in _BULK_COLUMNS)
-        stamps: dict[datetime, str] = {}  # most rows share their moments: format each once
-
-        def stamp(moment: datetime | None) -> str | None:
-            if moment is None:
-                return None
-            text = stamps.get(moment)
-            if text is None:
-                text = stamps[moment] = moment.isoformat()
-            return text
-
-        payload = json.dumps(
-            [dict(zip(names, (*row[:10], stamp(row[10]), row[11], stamp(row[12])), strict=True)) for row in rows]
-        )
-        sql = (
-            f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
-            f"FROM json_to_recordset(%s::json) AS r({record}) {_BULK_RETURNING}"
-        )
-        return sql, [payload]
-    ops = connection.ops
-    params: list[Any] = []
-    for row in rows:
-        params += [*row[:10], ops.adapt_datetimefield_value(row[10]), row[11], ops.adapt_datetimefield_value(row[12])]
-    row_sql = "(" + ", ".join(["%s"] * len(_BULK_COLUMNS)) + ")"
-    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(rows))} {_BULK_RETURNING}"  # noqa: S608
-    return sql, params
-
-
-def _bulk_add_to_balances(per_member: dict[int, int]) -> dict[int, int]:
-    """Add each member's points to both balances; returns their lifetime points afterwards."""
-    if not per_member:
-        return {}
-    if connection.vendor != "postgresql":
-        lifetimes = {}
-        for member_id, delta in per_member.items():
-            moved = _move_balance(member_id, delta, delta)
-            if moved is not None:
-                lifetimes[member_id] = moved.lifetime
-        return lifetimes
-    lifetimes = _bulk_update_balances(per_member)
-    missing = {member_id: delta for member_id, delta in per_member.items() if member_id not in lifetimes}
-    if missing:  # first points for these members: create their rows, then add
-        PointBalance.objects.bulk_create([PointBalance(member_id=m) for m in missing], ignore_conflicts=True)
-        lifetimes.update(_bulk_update_balances(missing))
-    return lifetimes
-
-
-def _bulk_update_balances(per_member: dict[int, int]) -> dict[int, int]:
-    # The ids and deltas go as two comma-separated strings: PostgreSQL splits them far faster than the driver
-    # adapts two long lists.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {PointBalance._meta.db_table} AS b SET lifetime = b.lifetime + v.delta, "  # noqa: S608
-            "spendable = b.spendable + v.delta, updated_at = now() "
-            "FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bigint[]) "
-            "AS v(member_id, delta) "
-            "WHERE b.member_id = v.member_id RETURNING b.member_id, b.lifetime",
-            [",".join(map(str, per_member)), ",".join(map(str, per_member.values()))],
-        )
-        return dict(cursor.fetchall())
+__all__ = [
+    "BULK_BATCH",
+    "BulkAward",
+    "LedgerResult",
+    "PostedEntry",
+    "points_award",
+    "points_award_bulk",
+    "points_deduct",
+    "points_expire",
+    "points_refund",
+    "points_reverse",
+    "points_spend",
+]

@@ -30,6 +30,7 @@ from community.services import audit_record, model_snapshot
 from members.models import Member
 from rewards.models import Level, MemberLevel, PointBalance, Privilege
 from rewards.services.config_cache import ConfigCache
+from rewards.sql import ids_in, int_array_literal
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def _active_days(member_ids: Iterable[int], window: int, *, today: date) -> dict
         return {}
     since = today - timedelta(days=window - 1)
     rows = (
-        Activity.objects.filter(member_id__in=ids, local_date__gte=since, local_date__lte=today)
+        Activity.objects.filter(member_id__in=ids_in(ids), local_date__gte=since, local_date__lte=today)
         .values("member_id")
         .annotate(days=Count("local_date", distinct=True))
         .order_by()
@@ -194,14 +195,14 @@ def levels_evaluate(*, member_ids: Sequence[int], now: datetime | None = None) -
     for start in range(0, len(ids), EVALUATE_CHUNK):
         promotions += _evaluate_chunk(ids[start : start + EVALUATE_CHUNK], ladder, now)
     if promotions:
-        _announce(promotions)
+        _announce(promotions, now)
     return promotions
 
 
 def _evaluate_chunk(ids: list[int], ladder: list[Level], now: datetime) -> list[LevelChange]:
     position = {level.pk: index for index, level in enumerate(ladder)}
     rows = (
-        Member.objects.filter(pk__in=ids)
+        Member.objects.filter(pk__in=ids_in(ids))
         .order_by()
         .values_list("pk", "point_balance__lifetime", "member_level__level_id", "member_level__below_since")
     )
@@ -232,26 +233,57 @@ def _evaluate_chunk(ids: list[int], ladder: list[Level], now: datetime) -> list[
         elif reached >= current and below_since is not None and check.meets(member_id, ladder[current]):
             clear_below.append(member_id)
     if new_rows:
-        MemberLevel.objects.bulk_create(new_rows, ignore_conflicts=True)
+        _insert_member_levels(new_rows)
     for target, member_ids in moving_up.items():  # one UPDATE per level reached, however many members
-        MemberLevel.objects.filter(member_id__in=member_ids).update(
+        MemberLevel.objects.filter(member_id__in=ids_in(member_ids)).update(
             level=ladder[target], reached_at=now, below_since=None
         )
     if mark_below:
-        MemberLevel.objects.filter(member_id__in=mark_below, below_since__isnull=True).update(below_since=now)
+        MemberLevel.objects.filter(member_id__in=ids_in(mark_below), below_since__isnull=True).update(below_since=now)
     if clear_below:
-        MemberLevel.objects.filter(member_id__in=clear_below).update(below_since=None)
+        MemberLevel.objects.filter(member_id__in=ids_in(clear_below)).update(below_since=None)
     return promotions
 
 
-def _announce(promotions: list[LevelChange]) -> None:
+_MEMBER_LEVELS_INSERT = (
+    f"INSERT INTO {MemberLevel._meta.db_table} (member_id, level_id, reached_at, below_since) "  # noqa: S608
+    "SELECT v.member_id, v.level_id, %s::timestamptz, NULL "
+    "FROM unnest(%s::bigint[], %s::bigint[]) AS v(member_id, level_id) ON CONFLICT DO NOTHING"
+)
+
+
+def _insert_member_levels(rows: list[MemberLevel]) -> None:
+    """First levels, skipping members who got one meanwhile. On PostgreSQL one statement with two array
+    parameters: a bulk award gives hundreds of members their first level."""
+    if connection.vendor != "postgresql" or len({row.reached_at for row in rows}) != 1:
+        MemberLevel.objects.bulk_create(rows, ignore_conflicts=True)
+        return
+    members = int_array_literal(row.member_id for row in rows)
+    levels = int_array_literal(row.level_id for row in rows)
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMBER_LEVELS_INSERT, [rows[0].reached_at, members, levels])
+
+
+def level_reached_key(*, member_id: int, level_id: int, reached_at: datetime) -> str:
+    """The dedupe key of the "level_reached" activity of one promotion: announcing it again records nothing."""
+    return f"{LEVEL_REACHED}:{member_id}:{level_id}:{reached_at.timestamp():.6f}"
+
+
+def _announce(promotions: list[LevelChange], reached_at: datetime) -> None:
     """Tell promoted members and put the promotions on the stream (badges read "level_reached")."""
     newsworthy = [change for change in promotions if change.after and _is_level_up(change.before, change.after)]
     if not newsworthy:
         return
-    members = Member.objects.select_related("user").in_bulk([change.member_id for change in newsworthy])
+    inline = len(newsworthy) <= ANNOUNCE_INLINE_MAX
+    # Messages sent here need each member's user; a worker sends the rest and loads its own, and the stream
+    # needs no more than the member's id and time zone (the hooks on it, point rules and badges, go by ids).
+    members_query = Member.objects.select_related("user") if inline else Member.objects.only("id", "time_zone")
+    members = {
+        member.pk: member for member in members_query.filter(pk__in=ids_in([change.member_id for change in newsworthy]))
+    }
     now = timezone.now()
     # One insert for everyone promoted together (a bulk award can promote hundreds); hooks still see each one.
+    # Keyed, so the rows go through the stream's keyed insert (one statement, no ORM objects to build).
     community_services.activities_record_bulk(
         entries=[
             community_services.ActivityInput(
@@ -260,17 +292,25 @@ def _announce(promotions: list[LevelChange]) -> None:
                 occurred_at=now,
                 target=change.after,
                 data={"level": change.after.name, "level_id": change.after.pk, "threshold": change.after.threshold},
+                dedupe_key=level_reached_key(
+                    member_id=change.member_id, level_id=change.after.pk, reached_at=reached_at
+                ),
             )
             for change in newsworthy
             if change.after is not None
         ]
     )
-    for change in newsworthy:
-        level = change.after
-        assert level is not None
-        _publish_level_changed(member_id=change.member_id, level=level, previous=change.before, direction="up")
+    domain_events.publish_many(
+        "level.changed",
+        [
+            _level_changed_payload(
+                member_id=change.member_id, level=change.after, previous=change.before, direction="up"
+            )
+            for change in newsworthy
+        ],
+    )
     pairs = [(change.member_id, change.after.pk) for change in newsworthy if change.after is not None]
-    if len(pairs) <= ANNOUNCE_INLINE_MAX:
+    if inline:
         _notify_promoted(pairs, members=members)
         return
     # A bulk award can promote hundreds at once: their messages are written by a worker once this commits, so
@@ -284,16 +324,22 @@ def _announce(promotions: list[LevelChange]) -> None:
     transaction.on_commit(enqueue, robust=True)
 
 
+def _level_changed_payload(
+    *, member_id: int, level: Level | None, previous: Level | None, direction: str
+) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "level_id": level.pk if level is not None else None,
+        "level": str(level.name) if level is not None else None,
+        "previous_level_id": previous.pk if previous is not None else None,
+        "direction": direction,
+    }
+
+
 def _publish_level_changed(*, member_id: int, level: Level | None, previous: Level | None, direction: str) -> None:
     domain_events.publish(
         "level.changed",
-        {
-            "member_id": member_id,
-            "level_id": level.pk if level is not None else None,
-            "level": str(level.name) if level is not None else None,
-            "previous_level_id": previous.pk if previous is not None else None,
-            "direction": direction,
-        },
+        _level_changed_payload(member_id=member_id, level=level, previous=previous, direction=direction),
     )
 
 

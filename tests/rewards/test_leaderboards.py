@@ -152,7 +152,8 @@ def test_an_award_reads_the_members_segments_with_its_balance(redis_boards, djan
     with CaptureQueriesContext(connection) as captured, committed(django_capture_on_commit_callbacks):
         award(member, 10)
     tag_reads = [q["sql"] for q in captured.captured_queries if Member.tags.through._meta.db_table in q["sql"]]
-    assert len(tag_reads) == 1 and tag_reads[0].startswith("UPDATE")
+    # The posting statement itself (the balance update, on PostgreSQL together with the entry insert).
+    assert len(tag_reads) == 1 and tag_reads[0].startswith(("UPDATE", "WITH b AS (UPDATE", "WITH b AS (INSERT"))
     assert ranks(leaderboard_top(period_kind="week", segment="beta tester")) == [(1, member.pk, 11)]
 
 
@@ -477,3 +478,51 @@ def test_redis_keys_use_the_configured_namespace(redis_boards):
         assert ready_key("all", "all") == "elsewhere:lb:ready:all:all"
         assert leaderboard_top(period_kind="all").source == "sql"  # nothing built under that namespace
     assert redis_client().exists(f"{prefix}:ready:all:all")
+
+
+def test_an_award_bumps_the_sql_board_cache_on_the_live_board_pipeline(
+    redis_boards, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.core.cache import cache
+
+    import rewards.services.leaderboards as board_writes
+    from rewards.selectors.leaderboards import SQL_CACHE_VERSION_KEY
+
+    member = MemberFactory()
+    before = cache.get(SQL_CACHE_VERSION_KEY, 0)
+    separate = []
+    monkeypatch.setattr(board_writes, "sql_cache_bump", lambda: separate.append(1))
+    with committed(django_capture_on_commit_callbacks):
+        award(member, 3)
+    assert separate == []  # no round trip of its own: it went with the board moves
+    assert cache.get(SQL_CACHE_VERSION_KEY, 0) == before + 1
+
+
+def test_the_increment_script_sums_repeats_and_keeps_dense_ranks(redis_boards):
+    from rewards.selectors.leaderboards import board_keys, redis_script, run_pipeline
+    from rewards.services.leaderboards import INCREMENT_SCRIPT
+
+    client = redis_boards
+    keys = board_keys("day", "test-increment", "")
+    script = redis_script(client, "increment", INCREMENT_SCRIPT)
+
+    def move(*pairs):
+        args = [0, "", len(pairs)]
+        for member, delta in pairs:
+            args += [member, delta]
+        run_pipeline(
+            client, lambda pipe: script(keys=[keys.board, keys.scores, keys.counts, "idx"], args=args, client=pipe)
+        )
+
+    try:
+        move(("1", 5), ("2", 5), ("1", 2), ("3", 4))  # member 1 twice: 7
+        assert client.zscore(keys.board, "1") == 7 and client.zscore(keys.board, "2") == 5
+        assert client.hgetall(keys.counts) == {"7": "1", "5": "1", "4": "1"}
+        move(("2", 2), ("3", -4))  # 2 joins 1 on 7; 3 drops to zero and off the board
+        assert client.zscore(keys.board, "3") is None
+        assert client.hgetall(keys.counts) == {"7": "2"}
+        assert client.zrange(keys.scores, 0, -1) == ["7"]
+        move(("1", -10))  # below zero: stays on the board, counted nowhere
+        assert client.zscore(keys.board, "1") == -3 and client.hgetall(keys.counts) == {"7": "1"}
+    finally:
+        client.delete(keys.board, keys.scores, keys.counts, "idx")

@@ -1,0 +1,133 @@
+"""The SQL the rollups share: the program's days and the few expressions PostgreSQL and SQLite spell differently,
+and the per-day counts every rebuild computes from member-days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from members.models import Member
+
+SEGMENTS = tuple(Member.Segment.values)
+COHORT_WEEKS = 13  # columns week 0 … 12
+MAX_MIN_ACTIVE_DAYS = 7
+CHECK_IN_VERB = "checked_in"
+RETURN_DAYS = (1, 7, 30)  # DaySegment.retained: members active N days after their join day
+MAX_REBUILD_DAYS = 3700
+
+
+def program_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def program_today() -> date:
+    return timezone.now().astimezone(program_zone()).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar day in the program's time zone."""
+    zone = program_zone()
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _join_day_sql() -> tuple[str, list[Any]]:
+    """The member's join day in the program's time zone, as SQL over `m.joined_at` (no parameters: the zone name
+    is validated at start-up and quoted here, so the expression can be repeated anywhere in a statement)."""
+    if _postgres():
+        zone = settings.TIME_ZONE.replace("'", "''")
+        return f"(m.joined_at AT TIME ZONE '{zone}')::date", []
+    # SQLite stores UTC text; the program zone's current offset is close enough for a development database.
+    offset = timezone.now().astimezone(program_zone()).utcoffset() or timedelta()
+    return f"date(m.joined_at, '{int(offset.total_seconds() // 60):+d} minutes')", []
+
+
+def _days_between_sql(later: str, earlier: str) -> str:
+    if _postgres():
+        return f"({later} - {earlier})"
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+def _verbs_sql() -> str:
+    if _postgres():
+        return "',' || string_agg(DISTINCT a.verb, ',' ORDER BY a.verb) || ','"
+    return "',' || group_concat(DISTINCT a.verb) || ','"
+
+
+def _monday_sql(day: str) -> str:
+    if _postgres():
+        return f"({day} - (EXTRACT(ISODOW FROM {day})::int - 1))"
+    return f"date({day}, 'weekday 0', '-6 days')"
+
+
+def _distinct_sql(left: str, right: str) -> str:
+    return f"{left} IS DISTINCT FROM {right}" if _postgres() else f"{left} IS NOT {right}"
+
+
+MEMBER_DAY_COLUMNS = ("segment", "actions", "verbs", "joined_on", "days_since_join", "prev_day")
+
+
+def _add_days_sql(day: str, days: int) -> str:
+    if _postgres():
+        return f"({day} + {int(days)})"
+    return f"date({day}, '+{int(days)} days')"
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+GAPS = 30  # active_gaps has one count per gap of 1 … 29 days, then one for 30 days or more (or none)
+
+
+def _gap_select_sql(source: str) -> str:
+    """Per day and segment of the member-day rows of `source` (a table or a CTE with the member-day columns, the
+    days since joining as `days_since_join`): members by days since their previous active day, actions, members
+    who checked in, members active N days after joining. One parameter: the check-in pattern."""
+    gap = f"CASE WHEN prev_day IS NULL THEN {GAPS} ELSE {_days_between_sql('day', 'prev_day')} END"
+    retained = ", ".join(f"SUM(CASE WHEN days_since_join = {n} THEN 1 ELSE 0 END) AS retained_{n}" for n in RETURN_DAYS)
+    return f"""
+        SELECT day, segment, CASE WHEN {gap} > {GAPS} THEN {GAPS} ELSE {gap} END AS gap, COUNT(*) AS members,
+               SUM(actions) AS actions, SUM(CASE WHEN verbs LIKE %s THEN 1 ELSE 0 END) AS check_ins,
+               {retained}
+        FROM {source}
+    """  # noqa: S608
+
+
+def _gap_rows_parse(rows: list[tuple[Any, ...]]) -> dict[tuple[date, str], dict[str, Any]]:
+    result: dict[tuple[date, str], dict[str, Any]] = {}
+    for day, segment, days, count, actions, check_ins, *retained in rows:
+        row = result.setdefault(
+            (_as_date(day), segment),
+            {
+                "gaps": [0] * GAPS,
+                "actions": 0,
+                "check_ins": 0,
+                "retained": dict.fromkeys(map(str, RETURN_DAYS), 0),
+            },
+        )
+        row["gaps"][int(days) - 1] = count
+        row["actions"] += int(actions or 0)
+        row["check_ins"] += int(check_ins or 0)
+        for n, value in zip(RETURN_DAYS, retained, strict=True):
+            row["retained"][str(n)] += int(value or 0)
+    return result
+
+
+def _empty(*models_: Any) -> None:
+    """Remove every row of these tables (derived data) in this transaction."""
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute("TRUNCATE " + ", ".join(model._meta.db_table for model in models_))
+        else:
+            for model in models_:
+                cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608
