@@ -69,7 +69,7 @@ def _write_config(tmp_path: Path, tokens: dict[str, str]) -> Path:
     return config
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_api_holds_up_to_generated_requests(live_server, tmp_path):
     world = build_world()
     _peer_objects(world)
