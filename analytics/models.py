@@ -17,8 +17,9 @@ class MemberDay(models.Model):
     """One member active on one local day (the member's own time zone): the base of DAU/WAU/MAU and retention."""
 
     # Derived rows, rewritten by every rebuild: deleting a member deletes them (on_delete), but the column is not a
-    # database foreign key, so a rebuild writes millions of rows without a per-row constraint trigger; the unique
-    # (member, day) index serves every lookup by member.
+    # database foreign key, so a rebuild writes millions of rows without a per-row constraint trigger. No index
+    # leads with it (see Meta): deleting a member scans this table, a rare operator action traded for a nightly
+    # rollup that writes every active member's day.
     member = models.ForeignKey(
         "members.Member", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
@@ -38,24 +39,28 @@ class MemberDay(models.Model):
     class Meta:
         verbose_name = _("member day")
         verbose_name_plural = _("member days")
-        constraints = [models.UniqueConstraint(fields=["member", "day"], name="analytics_member_day_unique")]
+        constraints = [
+            # Day first, not member: a day's rollup appends its rows at the end of this index, a full rebuild sorts a
+            # date and a number, and "members active on these days" reads the index alone. Nothing looks member-days
+            # up by member: a member's previous active day comes from the stream's (member, day) index.
+            models.UniqueConstraint(fields=["day", "member"], name="analytics_memberday_day_member"),
+        ]
         indexes = [
-            # Day and member, not segment: nothing filters member-days by segment, a full rebuild sorts a date and a
-            # number far faster than a date and a string, and "members active on these days" reads the index alone.
-            models.Index(fields=["day", "member"], name="analytics_memberday_day"),
-            # Partial: only the member-days the readers look up by days since joining (D1/D7/D30 retention, the
-            # funnel's days 30 … 59 after joining; keep in step with `RETURN_DAYS` and the funnel's bounds), so the
-            # nightly rollup updates a fraction of these indexes and a full rebuild builds them in a fraction of the
-            # time.
+            # Partial: only the member-days the readers look up by days since joining (D1/D7/D30 retention; keep in
+            # step with `RETURN_DAYS`), so the nightly rollup updates a fraction of this index.
             models.Index(
                 fields=["days_since_join", "day"],
                 name="analytics_memberday_since",
                 condition=Q(days_since_join__in=[1, 7, 30]),
             ),
+            # The member-days of the first 13 weeks after joining by join day: the cohort table's cells, their
+            # members, and the funnel's days 30 … 59 (keep in step with `COHORT_WEEKS`). A day's rollup adds each
+            # row at the end of its join day's run of entries, never in the middle.
             models.Index(
                 fields=["joined_on", "days_since_join"],
-                name="analytics_memberday_joined",
-                condition=Q(days_since_join__gte=30, days_since_join__lte=59),
+                name="analytics_memberday_cohort",
+                include=["member"],
+                condition=Q(days_since_join__gte=0, days_since_join__lte=90),
             ),
         ]
 
@@ -110,29 +115,6 @@ class DayVerb(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.segment} {self.verb}"
-
-
-class MemberWeek(models.Model):
-    """Active days of a member in week N after joining (days 7N … 7N+6), grouped by join week (the cohort)."""
-
-    # Not a database foreign key, and looked up through the unique (member, week) index, as `MemberDay.member`.
-    member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
-    cohort_week = models.DateField(_("cohort week"))
-    week_index = models.PositiveSmallIntegerField(_("week after joining"))
-    active_days = models.PositiveSmallIntegerField(_("active days"))
-
-    class Meta:
-        verbose_name = _("member week")
-        verbose_name_plural = _("member weeks")
-        constraints = [
-            models.UniqueConstraint(fields=["member", "week_index"], name="analytics_member_week_unique"),
-        ]
-        indexes = [models.Index(fields=["cohort_week", "week_index"], name="analytics_memberweek_cell")]
-
-    def __str__(self) -> str:
-        return f"{self.member_id} week {self.week_index}"
 
 
 class Cohort(models.Model):

@@ -100,11 +100,31 @@ def award_post(context: Context) -> Iterator[Figure]:
     yield from _figures("award_post", result, "req/s")
 
 
+def _seed_board(context: Context, members: list[Member]) -> None:
+    """This week's points for every demo member, with ties (dense ranks), so the read serves a full top 100
+    and the reader (the first member, given the fewest points) ranks outside it."""
+    from rewards.services.ledger_bulk import BulkAward, points_award_bulk
+
+    rng = context.rng("rewards_api.leaderboard_read")
+    run_id = time.time_ns()
+    awards = [
+        BulkAward(
+            member_id=member.pk,
+            amount=1 if index == 0 else rng.choice((5, 10, 10, 20, 50, 100, 200)) * rng.randint(1, 3),
+            idempotency_key=f"bench-board-{run_id}-{index}",
+            reason="bench",
+        )
+        for index, member in enumerate(members)
+    ]
+    points_award_bulk(awards=awards)
+
+
 def leaderboard_read(context: Context) -> Iterator[Figure]:
     from rewards.services.leaderboards import leaderboard_rebuild
 
     members = demo_members(context)
     tokens = _member_tokens(members, CONCURRENCY * 4)
+    _seed_board(context, members)
     # As in production after the first scheduled rebuild: the live boards are in Redis and marked ready.
     leaderboard_rebuild()
     path = "/api/v1/leaderboards/?period=week&limit=100"

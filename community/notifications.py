@@ -57,6 +57,20 @@ def status_for_mode(mode: str) -> str:
     return Notification.EmailStatus.PENDING
 
 
+def status_for_mode_sql(*, setting: str) -> str:
+    """`status_for_mode(_mode(...))` as an SQL expression over a NotificationEmailSetting row joined as `setting`
+    (all NULL when the member has none), so one statement can both read the setting and store the status."""
+    digest = ", ".join(
+        f"'{frequency.value}'"
+        for frequency in (NotificationEmailSetting.Frequency.DAILY, NotificationEmailSetting.Frequency.WEEKLY)
+    )
+    return (
+        f"CASE WHEN {setting}.bounced_at IS NOT NULL THEN '{Notification.EmailStatus.BOUNCED.value}' "
+        f"WHEN {setting}.frequency IN ({digest}) THEN '{Notification.EmailStatus.DIGEST.value}' "
+        f"ELSE '{Notification.EmailStatus.PENDING.value}' END"
+    )
+
+
 def email_frequency_set(*, member: Member, frequency: str, actor: Any | None = None) -> NotificationEmailSetting:
     """Choose each-message e-mail or a daily/weekly digest. Waiting messages follow the new choice."""
     from community.services import audit_record, model_snapshot
@@ -210,7 +224,7 @@ def notify_bulk(
 
     `members` must have `user` loaded (select_related). Returns how many notifications were created.
     """
-    from community.services import _jsonable
+    from community.services.audit import jsonable
 
     kind_def = notification_kinds.get(kind)
     member_ids = [member.pk for member in members]
@@ -225,7 +239,7 @@ def notify_bulk(
             settings_by_member[setting.member_id] = setting
     rendered: dict[str, tuple[str, str]] = {}
     base_context = {**(context or {}), "site_url": settings.SITE_URL}
-    stored_context = _jsonable(dict(context or {}))
+    stored_context = jsonable(dict(context or {}))
     now = timezone.now()
     rows = []
     for member in members:

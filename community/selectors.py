@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from community import notification_kinds
@@ -77,6 +77,15 @@ def member_activity_summary(*, member: Member, days: int = 30, today: date | Non
         "actions": sum(row["count"] for row in per_verb),
         "per_verb": per_verb,
     }
+
+
+def member_last_active_day(*, member_ref: str = "pk", through: date | None = None) -> Subquery:
+    """An expression for annotating members: their last local day with an activity (on or before `through`), read
+    from the stream's (member, day) index. `member_ref` names the member's primary key in the outer query."""
+    days = Activity.objects.filter(member=OuterRef(member_ref))
+    if through is not None:
+        days = days.filter(local_date__lte=through)
+    return Subquery(days.order_by("-local_date").values("local_date")[:1])
 
 
 def member_zone(member: Member):

@@ -47,10 +47,12 @@ portal = [
 ]
 
 # The API comes first under one prefix: a call is matched against the API's routes only, not first against every
-# portal page (URL resolution tries patterns in order, and it ran on every request).
+# portal page (URL resolution tries patterns in order, and it ran on every request). Within it the rewards routes
+# come first: leaderboard reads and awards are the calls integrations make most, and trying some fifty other
+# patterns before them was a fifth of a leaderboard read. No two of these includes match the same path.
 api = [
-    path("", include(api_v1)),
     path("", include("rewards.api_urls")),
+    path("", include(api_v1)),
     path("", include("integrations.api_urls")),
     path("analytics/", include("analytics.api.urls")),
     path("", include("feedback.api_urls")),

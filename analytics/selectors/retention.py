@@ -6,14 +6,16 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
-from analytics.models import Cohort, CohortCell, MemberDay, MemberWeek
+from analytics.models import Cohort, CohortCell, MemberDay
 from analytics.selectors.cache import rollup_cached
 from analytics.selectors.scope import Scope
 from analytics.selectors.series import complete_through, rollups_through
-from analytics.services.rollup_sql import COHORT_WEEKS, MAX_MIN_ACTIVE_DAYS, day_bounds
+from analytics.services.rollup_sql import COHORT_DAYS, COHORT_WEEKS, MAX_MIN_ACTIVE_DAYS, _monday_sql, day_bounds
 from analytics.services.rollups import _monday_of
+from community.selectors import member_last_active_day
 from members.models import Member
 
 CHURN_ACTIVE_DAYS = 30  # active at some point in this window …
@@ -40,18 +42,7 @@ def cohort_table(
     if scope.by_members or scope.segment:
         members = scope.member_queryset()
         sizes = _live_sizes(members, first_week, last_week)
-        cells = defaultdict(int)
-        for row in (
-            MemberWeek.objects.filter(
-                member_id__in=members.values("pk"),
-                cohort_week__gte=first_week,
-                cohort_week__lte=last_week,
-                active_days__gte=min_active_days,
-            )
-            .values("cohort_week", "week_index")
-            .annotate(n=Count("pk"))
-        ):
-            cells[(row["cohort_week"], row["week_index"])] = row["n"]
+        cells = _scoped_cells(members, first_week, last_week, min_active_days)
     else:
         sizes = dict(Cohort.objects.filter(week__gte=first_week, week__lte=last_week).values_list("week", "size"))
         cells = defaultdict(int)
@@ -89,17 +80,65 @@ def _live_sizes(members: QuerySet[Member], first_week: date, last_week: date) ->
     return sizes
 
 
+def _scoped_cells(
+    members: QuerySet[Member], first_week: date, last_week: date, min_active_days: int
+) -> dict[tuple[date, int], int]:
+    """Cells of the cohorts first_week … last_week for a set of members, from their member-days (one query): each
+    member's active days per week after joining, then the members per cell with at least `min_active_days`."""
+    member_sql, member_params = members.values("pk").query.sql_with_params()
+    sql = f"""
+        SELECT w.cohort_week, w.week_index, COUNT(*)
+        FROM (
+            SELECT {_monday_sql("MIN(d.joined_on)")} AS cohort_week, d.days_since_join / 7 AS week_index
+            FROM {MemberDay._meta.db_table} d
+            WHERE d.joined_on >= %s AND d.joined_on <= %s AND d.days_since_join >= 0
+              AND d.days_since_join < {COHORT_DAYS} AND d.member_id IN ({member_sql})
+            GROUP BY d.member_id, d.days_since_join / 7
+            HAVING COUNT(*) >= %s
+        ) AS w
+        GROUP BY 1, 2
+    """  # noqa: S608
+    # Only the table name, a vendor expression and the members' compiled query are interpolated.
+    cells: dict[tuple[date, int], int] = defaultdict(int)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first_week, last_week + timedelta(days=6), *member_params, min_active_days])
+        for week, index, count in cursor.fetchall():
+            cells[(_as_date(week), int(index))] = count
+    return cells
+
+
 def cohort_cell_members(*, cohort_week: date, week_index: int, min_active_days: int = 1) -> QuerySet[Member]:
     """The members counted in one cell of the cohort table, with their active days in that week."""
-    weeks = MemberWeek.objects.filter(
-        member=OuterRef("pk"), cohort_week=cohort_week, week_index=week_index, active_days__gte=min_active_days
+    first, last = 7 * week_index, 7 * week_index + 6
+    in_week = MemberDay.objects.filter(
+        joined_on__gte=cohort_week,
+        joined_on__lte=cohort_week + timedelta(days=6),
+        days_since_join__gte=first,
+        days_since_join__lte=last,
+    )
+    counted = in_week.values("member_id").annotate(n=Count("pk")).filter(n__gte=min_active_days)
+    # One member's days in that week: one of 13 calendar days (the cohort's join days Monday … Sunday, plus the
+    # week), each an exact probe of the (day, member) index.
+    span = [cohort_week + timedelta(days=first + offset) for offset in range(13)]
+    own = (
+        MemberDay.objects.filter(
+            member=OuterRef("pk"), day__in=span, days_since_join__gte=first, days_since_join__lte=last
+        )
+        .order_by()
+        .values("member_id")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
     return (
-        Member.objects.filter(pk__in=weeks.values("member_id"))
+        Member.objects.filter(pk__in=counted.values("member_id"))
         .select_related("user")
-        .annotate(active_days=Subquery(weeks.values("active_days")[:1]))
+        .annotate(active_days=Subquery(own[:1]))
         .order_by("display_name", "id")
     )
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def churn_list(*, through: date | None = None) -> QuerySet[Member]:
@@ -114,11 +153,10 @@ def churn_list(*, through: date | None = None) -> QuerySet[Member]:
     active_from = quiet_from - timedelta(days=CHURN_ACTIVE_DAYS)
     earlier = MemberDay.objects.filter(day__gte=active_from, day__lt=quiet_from).values("member_id")
     recent = MemberDay.objects.filter(day__gte=quiet_from, day__lte=through).values("member_id")
-    last_day = MemberDay.objects.filter(member=OuterRef("pk")).order_by("-day").values("day")[:1]
     return (
         Member.objects.filter(status=Member.Status.ACTIVE, pk__in=earlier)
         .exclude(pk__in=recent)
         .select_related("user")
-        .annotate(last_active_on=Subquery(last_day))
+        .annotate(last_active_on=member_last_active_day(through=through))
         .order_by("last_active_on", "display_name", "id")
     )

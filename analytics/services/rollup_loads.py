@@ -1,129 +1,23 @@
-"""Loading member-days and member-weeks in bulk: the member-weeks the cohort table reads, and on PostgreSQL the
-one-statement loads of a full rebuild and of a shorter range (see `analytics.services.rollups`)."""
+"""Loading member-days in bulk on PostgreSQL: the one-statement loads of a full rebuild and of a shorter range (see
+`analytics.services.rollups`)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.db import connection
 
-from analytics.models import DayVerb, MemberDay, MemberWeek
+from analytics.models import DayVerb, MemberDay
 from analytics.services.rollup_sql import (
     CHECK_IN_VERB,
-    COHORT_WEEKS,
     MEMBER_DAY_COLUMNS,
+    PREVIOUS_DAY_SQL,
     _distinct_sql,
-    _empty,
     _gap_rows_parse,
     _gap_select_sql,
     _join_day_sql,
-    _monday_sql,
-    _postgres,
 )
-
-# --- member-weeks (the cohort table's base) -----------------------------------------------------------------
-
-COHORT_DAYS = COHORT_WEEKS * 7
-
-
-def _member_weeks_select_sql(source: str) -> str:
-    """Member-weeks of the member-day rows of `source` (columns member_id, joined_on, days_since_join): one row per
-    member and week 0 … 12 after joining with the active days that week. Grouped by member and week (the join day
-    is the member's, so one per group)."""
-    return f"""
-        SELECT member_id, {_monday_sql("MIN(joined_on)")}, days_since_join / 7, COUNT(*)
-        FROM {source}
-        WHERE days_since_join >= 0 AND days_since_join < {COHORT_DAYS}
-    """  # noqa: S608
-
-
-def member_weeks_rebuild() -> None:
-    """Rewrite every member-week from the member-day rollup (a full rebuild does this in its own load)."""
-    table = MemberWeek._meta.db_table
-    with connection.cursor() as cursor:
-        _empty(MemberWeek)
-        # Written in (member, week) order, so the unique index grows at its end instead of at random places.
-        cursor.execute(
-            f"INSERT INTO {table} (member_id, cohort_week, week_index, active_days) "
-            + _member_weeks_select_sql(MemberDay._meta.db_table)
-            + " GROUP BY member_id, days_since_join / 7 ORDER BY member_id, days_since_join / 7"
-        )
-
-
-# Per transaction: the members whose member-days a short rebuild wrote or removed, and their new member-days in
-# the range by week after joining.
-TOUCHED = "analytics_touched"
-TOUCHED_WEEKS = "analytics_touched_weeks"
-
-
-def _touched_tables() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {TOUCHED} (member_id bigint, joined_on date, removed boolean)"
-            " ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {TOUCHED_WEEKS} (member_id bigint, week_index integer, n integer)"
-            " ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(f"TRUNCATE {TOUCHED}, {TOUCHED_WEEKS}")
-
-
-def _member_weeks_refresh(start: date, end: date) -> None:
-    """Rewrite the member-weeks overlapping start … end of the members whose member-days there were written or
-    removed (`TOUCHED`, `TOUCHED_WEEKS`, filled by `_range_load`): only those can have changed. Each is written
-    only when its count changed."""
-    if not _postgres():
-        member_weeks_rebuild()  # development databases: small enough to recompute
-        return
-    weeks, days = MemberWeek._meta.db_table, MemberDay._meta.db_table
-    # Week k of a member who joined on day j is j + 7k … j + 7k + 6; it overlaps the range for k from
-    # ceil((start - j - 6) / 7) to floor((end - j) / 7), within weeks 0 … 12.
-    overlapping = f"""
-        FROM (SELECT DISTINCT member_id, joined_on FROM {TOUCHED} WHERE removed OR NOT %(only_removed)s) AS t
-        CROSS JOIN LATERAL generate_series(
-            GREATEST(0, CEIL((%(start)s - t.joined_on - 6) / 7.0)::integer),
-            LEAST({COHORT_WEEKS - 1}, FLOOR((%(end)s - t.joined_on) / 7.0)::integer)
-        ) AS k (week_index)
-        CROSS JOIN LATERAL (SELECT t.joined_on + 7 * k.week_index AS first, t.joined_on + 7 * k.week_index + 6 AS last)
-            AS span
-        LEFT JOIN {TOUCHED_WEEKS} r ON r.member_id = t.member_id AND r.week_index = k.week_index
-        CROSS JOIN LATERAL (
-            SELECT COUNT(*) AS n FROM {days} d WHERE d.member_id = t.member_id
-              AND d.day >= span.first AND d.day <= LEAST(span.last, %(before)s)
-        ) AS b
-        CROSS JOIN LATERAL (
-            SELECT COUNT(*) AS n FROM {days} d WHERE d.member_id = t.member_id
-              AND d.day >= GREATEST(span.first, %(after)s) AND d.day <= span.last
-        ) AS a
-        CROSS JOIN LATERAL (SELECT COALESCE(r.n, 0) + b.n + a.n AS n) AS c
-    """  # noqa: S608
-    # The week's days in the range are counted from what the rebuild just wrote; only its days before and after
-    # the range are read, through the index alone (older rows, on pages the vacuum has marked all-visible).
-    params = {"start": start, "end": end, "before": start - timedelta(days=1), "after": end + timedelta(days=1),
-              "only_removed": False}  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {TOUCHED}, {TOUCHED_WEEKS}")
-        cursor.execute(
-            f"""
-            INSERT INTO {weeks} AS w (member_id, cohort_week, week_index, active_days)
-            SELECT t.member_id, {_monday_sql("t.joined_on")}, k.week_index, c.n {overlapping} WHERE c.n > 0
-            ON CONFLICT (member_id, week_index) DO UPDATE
-            SET cohort_week = excluded.cohort_week, active_days = excluded.active_days
-            WHERE w.active_days <> excluded.active_days OR w.cohort_week <> excluded.cohort_week
-            """,  # noqa: S608
-            params,
-        )
-        # Only a member with a member-day removed can have a week with none left.
-        cursor.execute(
-            f"""
-            DELETE FROM {weeks} w USING (SELECT t.member_id, k.week_index {overlapping} WHERE c.n = 0) AS empty
-            WHERE w.member_id = empty.member_id AND w.week_index = empty.week_index
-            """,  # noqa: S608
-            {**params, "only_removed": True},
-        )
-
 
 # --- a full rebuild on PostgreSQL: one sort of the stream, every table loaded from it, indexes built after ------
 
@@ -187,54 +81,63 @@ FEW_MEMBERS_SQL = (
 
 # A full rebuild first stages the member-days in a temporary table (`FRESH_SOURCE`), then loads every table from it
 # in one statement, each part reading the staged rows afresh (a sequential scan each, no copy of them in between).
+# The member-days are written in (day, member) order, so each day's rows sit on neighbouring pages: the nightly
+# rollup compares a day's stored rows, and the readers read ranges of days.
 FRESH_SOURCE = "analytics_fresh_source"
 FRESH_LOAD_SQL = """
     WITH g AS NOT MATERIALIZED (SELECT * FROM {source}),
     member_days AS (
         INSERT INTO {member_days} (member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day)
         SELECT member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day FROM g
+        ORDER BY day, member_id
     ),
     day_verbs AS (
         INSERT INTO {day_verbs} (day, segment, verb, members, actions)
         SELECT day, segment, verb, COUNT(*), SUM(n)
         FROM (SELECT day, segment, unnest(verb_list) AS verb, unnest(verb_counts) AS n FROM g) AS u
         GROUP BY day, segment, verb
-    ),
-    member_weeks AS (
-        INSERT INTO {member_weeks} (member_id, cohort_week, week_index, active_days)
-        {weeks} GROUP BY member_id, days_since_join / 7
     )
     {gaps} GROUP BY 1, 2, 3
 """
 
 
-# A shorter range, in one statement: its member-days upserted where they changed (the previous active day of a
-# member's first day in the range is their last rolled-up day before it), the range's member-days whose activity has
-# gone removed, its day-verbs written, and the per-day counts returned with what was removed and how many were
-# written. The new and the removed rows are disjoint, so the two writes to the member-days never meet.
+# A shorter range, in one statement: the range's stored member-days are read once (a full rebuild leaves a day's
+# rows spread over the whole table, in member order) and compared with the new ones, so only the rows that changed
+# are written: the new ones inserted, the changed ones updated, those whose activity has gone removed. The previous
+# active day of a member's first day in the range is their last active day before it. The day-verbs are written and
+# the per-day counts returned with how many rows were written or removed.
+# The update and the delete find their rows by the row address read with them (`ctid`, one probe each), not by key:
+# a join by key let the planner hash the whole member-day table to remove no row. Every part of the statement sees
+# the same snapshot and the three writes touch disjoint rows; rollup writers take turns
+# (`rollups._serialize_writers`), and a row deleted meanwhile with its member is skipped by the update and delete.
 RANGE_LOAD_SQL = """
     WITH g AS MATERIALIZED ({source}),
+    stored AS MATERIALIZED (
+        SELECT d.ctid AS row_id, d.member_id, d.day, {stored_columns} FROM {member_days} d
+        WHERE d.day >= %(start)s AND d.day <= %(end)s
+    ),
+    changes AS MATERIALIZED (
+        SELECT s.row_id, g.member_id, g.day, {new_columns}
+        FROM g LEFT JOIN stored s ON s.member_id = g.member_id AND s.day = g.day
+        WHERE s.member_id IS NULL OR {changed}
+    ),
     gone AS (
-        DELETE FROM {member_days} d WHERE d.day >= %(start)s AND d.day <= %(end)s
-          AND NOT EXISTS (SELECT 1 FROM g WHERE g.member_id = d.member_id AND g.day = d.day)
-        RETURNING d.member_id, d.joined_on
+        DELETE FROM {member_days} d
+        WHERE d.ctid = ANY (ARRAY(
+            SELECT s.row_id FROM stored s
+            WHERE NOT EXISTS (SELECT 1 FROM g WHERE g.member_id = s.member_id AND g.day = s.day)
+        ))
+        RETURNING d.member_id
     ),
-    written AS (
-        INSERT INTO {member_days} AS t (member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day)
-        SELECT member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day FROM g
-        ON CONFLICT (member_id, day) DO UPDATE SET {update} WHERE {changed}
-        RETURNING t.member_id, t.joined_on
+    inserted AS (
+        INSERT INTO {member_days} (member_id, day, {columns})
+        SELECT member_id, day, {columns} FROM changes WHERE row_id IS NULL
+        RETURNING member_id
     ),
-    touched AS (
-        INSERT INTO {touched} (member_id, joined_on, removed)
-        SELECT member_id, joined_on, false FROM written UNION ALL SELECT member_id, joined_on, true FROM gone
-    ),
-    touched_weeks AS (
-        INSERT INTO {touched_weeks} (member_id, week_index, n)
-        SELECT member_id, days_since_join / 7, COUNT(*) FROM g
-        WHERE days_since_join >= 0 AND days_since_join < {cohort_days}
-          AND member_id IN (SELECT member_id FROM written UNION SELECT member_id FROM gone)
-        GROUP BY 1, 2
+    updated AS (
+        UPDATE {member_days} t SET {update} FROM changes c
+        WHERE t.ctid = ANY (ARRAY(SELECT row_id FROM changes WHERE row_id IS NOT NULL)) AND c.row_id = t.ctid
+        RETURNING t.member_id
     ),
     day_verbs AS (
         INSERT INTO {day_verbs} (day, segment, verb, members, actions)
@@ -242,30 +145,27 @@ RANGE_LOAD_SQL = """
         FROM (SELECT day, segment, unnest(verb_list) AS verb, unnest(verb_counts) AS n FROM g) AS u
         GROUP BY day, segment, verb
     )
-    SELECT (SELECT COUNT(*) FROM written) + (SELECT COUNT(*) FROM gone),
+    SELECT (SELECT COUNT(*) FROM inserted) + (SELECT COUNT(*) FROM updated) + (SELECT COUNT(*) FROM gone),
            (SELECT json_agg(counts) FROM ({gaps} GROUP BY 1, 2, 3) AS counts)
 """
 
 
 def _range_load(start: date, end: date) -> tuple[bool, dict[tuple[date, str], dict[str, Any]]]:
-    """Rewrite the member-days and day-verbs of start … end (PostgreSQL, day-verbs emptied for the range), noting
-    the members whose member-days were written or removed in `TOUCHED`. Returns whether a member-day was written or
-    removed, and the per-day counts of `_days_by_gap`."""
+    """Rewrite the member-days and day-verbs of start … end (PostgreSQL, day-verbs emptied for the range). Returns
+    whether a member-day was written or removed, and the per-day counts of `_days_by_gap`."""
     join_sql, _params = _join_day_sql()
-    table = MemberDay._meta.db_table
-    earlier = f"(SELECT MAX(p.day) FROM {table} p WHERE p.member_id = x.member_id AND p.day < %(start)s)"  # noqa: S608
+    earlier = PREVIOUS_DAY_SQL.format(member="x.member_id", before="%(start)s")
     sql = RANGE_LOAD_SQL.format(
         source=SOURCE_SQL.format(join=join_sql, prev=f"COALESCE(x.prev_day, {earlier})", members=FEW_MEMBERS_SQL),
-        member_days=table,
+        member_days=MemberDay._meta.db_table,
         day_verbs=DayVerb._meta.db_table,
-        touched=TOUCHED,
-        touched_weeks=TOUCHED_WEEKS,
-        cohort_days=COHORT_DAYS,
-        update=", ".join(f"{column} = excluded.{column}" for column in MEMBER_DAY_COLUMNS),
-        changed=" OR ".join(_distinct_sql(f"t.{column}", f"excluded.{column}") for column in MEMBER_DAY_COLUMNS),
+        columns=", ".join(MEMBER_DAY_COLUMNS),
+        stored_columns=", ".join(f"d.{column}" for column in MEMBER_DAY_COLUMNS),
+        new_columns=", ".join(f"g.{column}" for column in MEMBER_DAY_COLUMNS),
+        update=", ".join(f"{column} = c.{column}" for column in MEMBER_DAY_COLUMNS),
+        changed=" OR ".join(_distinct_sql(f"s.{column}", f"g.{column}") for column in MEMBER_DAY_COLUMNS),
         gaps=_gap_select_sql("g").replace("%s", "%(check_in)s"),
     )
-    _touched_tables()
     with connection.cursor() as cursor:
         cursor.execute(sql, {"start": start, "end": end, "check_in": f"%,{CHECK_IN_VERB},%"})
         changed, counts = cursor.fetchone()
@@ -273,22 +173,20 @@ def _range_load(start: date, end: date) -> tuple[bool, dict[tuple[date, str], di
 
 
 def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]]:
-    """Load member-days, day-verbs and member-weeks of start … end into their emptied tables (PostgreSQL); returns
-    the per-day counts of `_days_by_gap`, computed in the same pass."""
+    """Load member-days and day-verbs of start … end into their emptied tables (PostgreSQL); returns the per-day
+    counts of `_days_by_gap`, computed in the same pass."""
     join_sql, _params = _join_day_sql()
-    rebuild_indexes = _indexes_drop(MemberDay) + _indexes_drop(MemberWeek)
+    rebuild_indexes = _indexes_drop(MemberDay)
     source = SOURCE_SQL.format(join=join_sql, prev="x.prev_day", members=FRESH_MEMBERS_SQL)
     sql = FRESH_LOAD_SQL.format(
         source=FRESH_SOURCE,
         member_days=MemberDay._meta.db_table,
         day_verbs=DayVerb._meta.db_table,
-        member_weeks=MemberWeek._meta.db_table,
-        weeks=_member_weeks_select_sql("g"),
         gaps=_gap_select_sql("g").replace("%s", "%(check_in)s"),
     )
     params = {"start": start, "end": end, "check_in": f"%,{CHECK_IN_VERB},%"}
     with connection.cursor() as cursor:
-        # These statements sort and group millions of member-days and member-weeks: in memory rather than through
+        # These statements sort and group millions of member-days: in memory rather than through
         # temporary files (a handful of sorts and hashes of this transaction, not of every connection).
         cursor.execute("SET LOCAL work_mem = '1GB'")
         cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
@@ -309,5 +207,5 @@ def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]
             cursor.execute(statement)
         cursor.execute("SET LOCAL work_mem = '64MB'")
         # The tables were just reloaded: the statements after this one plan with their new statistics.
-        cursor.execute(f"ANALYZE {MemberDay._meta.db_table}, {MemberWeek._meta.db_table}")
+        cursor.execute(f"ANALYZE {MemberDay._meta.db_table}")
     return activity

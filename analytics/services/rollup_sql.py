@@ -15,6 +15,7 @@ from members.models import Member
 
 SEGMENTS = tuple(Member.Segment.values)
 COHORT_WEEKS = 13  # columns week 0 … 12
+COHORT_DAYS = COHORT_WEEKS * 7  # member-days 0 … 90 after joining count in the cohort table
 MAX_MIN_ACTIVE_DAYS = 7
 CHECK_IN_VERB = "checked_in"
 RETURN_DAYS = (1, 7, 30)  # DaySegment.retained: members active N days after their join day
@@ -72,6 +73,13 @@ def _monday_sql(day: str) -> str:
 def _distinct_sql(left: str, right: str) -> str:
     return f"{left} IS DISTINCT FROM {right}" if _postgres() else f"{left} IS NOT {right}"
 
+
+# A member's last active day before a day, from the stream's (member, day, verb) index alone: member-days have no
+# index by member (`MemberDay.Meta`), and the stream is what a rollup agrees with. Only column references and
+# parameter placeholders go in (`member`, `before`).
+PREVIOUS_DAY_SQL = (
+    "(SELECT MAX(p.local_date) FROM community_activity p WHERE p.member_id = {member} AND p.local_date < {before})"
+)
 
 MEMBER_DAY_COLUMNS = ("segment", "actions", "verbs", "joined_on", "days_since_join", "prev_day")
 

@@ -16,20 +16,17 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from analytics.models import Cohort, CohortCell, DaySegment, DayVerb, MemberDay, MemberWeek
+from analytics.models import Cohort, CohortCell, DaySegment, DayVerb, MemberDay
 from analytics.selectors.cache import rollups_version_bump
-from analytics.services.rollup_loads import (
-    _fresh_load,
-    _member_weeks_refresh,
-    _range_load,
-    member_weeks_rebuild,
-)
+from analytics.services.rollup_loads import _fresh_load, _range_load
 from analytics.services.rollup_sql import (
     CHECK_IN_VERB,
+    COHORT_DAYS,
     GAPS,
     MAX_MIN_ACTIVE_DAYS,
     MAX_REBUILD_DAYS,
     MEMBER_DAY_COLUMNS,
+    PREVIOUS_DAY_SQL,
     RETURN_DAYS,
     SEGMENTS,
     _as_date,
@@ -71,10 +68,10 @@ def _member_days_write(start: date, end: date, *, fresh: bool) -> bool:
     was written or removed."""
     table = MemberDay._meta.db_table
     join_sql, _params = _join_day_sql()
-    # The previous active day: the member's day before in the range, else their last rolled-up day before it.
+    # The previous active day: the member's day before in the range, else their last active day before it.
     earlier = "NULL"
     if not fresh:
-        earlier = f"(SELECT MAX(p.day) FROM {table} p WHERE p.member_id = g.member_id AND p.day < %s)"  # noqa: S608
+        earlier = PREVIOUS_DAY_SQL.format(member="g.member_id", before="%s")
     changed = " OR ".join(_distinct_sql(f"{table}.{column}", f"excluded.{column}") for column in MEMBER_DAY_COLUMNS)
     grouped = f"""
         SELECT a.member_id AS member_id, a.local_date AS day, m.segment AS segment, COUNT(*) AS actions,
@@ -94,7 +91,7 @@ def _member_days_write(start: date, end: date, *, fresh: bool) -> bool:
     """  # noqa: S608
     if not fresh:
         sql += f"""
-            ON CONFLICT (member_id, day) DO UPDATE SET
+            ON CONFLICT (day, member_id) DO UPDATE SET
                 {", ".join(f"{column} = excluded.{column}" for column in MEMBER_DAY_COLUMNS)}
             WHERE {changed}
         """
@@ -119,7 +116,7 @@ def _later_prev_days_fix(end: date) -> list[date]:
     """After rewriting a range ending on `end`, the first later member-day of each member may have a new previous
     day: recompute it where it changed. Returns the days of the rows changed (their gap counts are recomputed)."""
     table = MemberDay._meta.db_table
-    previous = f"(SELECT MAX(p.day) FROM {table} p WHERE p.member_id = {table}.member_id AND p.day < {table}.day)"  # noqa: S608
+    previous = PREVIOUS_DAY_SQL.format(member=f"{table}.member_id", before=f"{table}.day")
     where = (
         f"{table}.day > %s AND ({table}.prev_day IS NULL OR {table}.prev_day <= %s)"
         f" AND {_distinct_sql(f'{table}.prev_day', previous)}"
@@ -337,7 +334,8 @@ def rollups_rebuild(*, start: date, end: date, actor: Any | None = None, cohorts
         _serialize_writers()
         _tune_session()
         if _member_days_lost(start):
-            # A short rebuild would find no earlier member-days (previous active days, member-weeks): rebuild
+            # A short rebuild would leave the earlier days without member-days (the cohort table, retention and
+            # the KPIs of a set of members read them): rebuild
             # everything, this range included.
             first, last = _everything()
             start, end = min(start, first), max(end, last)
@@ -347,24 +345,21 @@ def rollups_rebuild(*, start: date, end: date, actor: Any | None = None, cohorts
         DayVerb.objects.filter(day__gte=start, day__lte=end).delete()
         activity, later = None, []
         if fresh:
-            _empty(MemberDay, MemberWeek)
+            _empty(MemberDay)
         if fresh and _postgres():
             activity = _fresh_load(start, end)
         elif fresh:
             _member_days_write(start, end, fresh=True)
             _day_verbs_write(start, end, fresh=True)
-            member_weeks_rebuild()
         else:
             if _postgres():
                 changed, activity = _range_load(start, end)
             else:
                 changed = _member_days_write(start, end, fresh=False)
                 _day_verbs_write(start, end, fresh=False)
-            # Later previous days and member-weeks can only move when some member-day of the range was written or
-            # removed.
+            # Later previous days can only move when some member-day of the range was written or removed.
             if changed:
                 later = _later_prev_days_fix(end)
-                _member_weeks_refresh(start, end)
         _day_segments_write(start, end, now, activity)
         _later_windows_refresh(end, later)
         if cohorts:
@@ -417,12 +412,15 @@ def _member_days_lost(start: date) -> bool:
 
 
 def cohorts_recompute() -> dict[str, int]:
-    """Rewrite the weekly cohort tables: the sizes from the members, every cell from the member-weeks (which each
-    rollup rebuild keeps up to date for the days it rewrites), so the cost follows members times active weeks."""
+    """Rewrite the weekly cohort tables: the sizes from the members, every cell from the member-days of the first
+    13 weeks after joining, in one grouping by member and week, so the cost follows the member-days."""
     join_sql, _params = _join_day_sql()
     with transaction.atomic(), connection.cursor() as cursor:
         _serialize_writers()
         _tune_session()
+        if _postgres():
+            # Millions of member-weeks are counted in one hash table: in memory, not in temporary files.
+            cursor.execute("SET LOCAL work_mem = '1GB'")
         _empty(CohortCell, Cohort)
         cursor.execute(
             f"""
@@ -431,8 +429,9 @@ def cohorts_recompute() -> dict[str, int]:
             GROUP BY 1
             """  # noqa: S608
         )
-        # A cell "at least n active days" adds up the member-weeks with n … 7 active days: one pass groups the
-        # member-weeks by their active days, a running sum per cell does the rest.
+        # A cell "at least n active days" adds up the member-weeks with n … 7 active days: one pass counts each
+        # member's active days per week, a second groups those by cell and days, a running sum per cell does the
+        # rest. The join day is the member's, so one per group.
         cursor.execute(
             f"""
             INSERT INTO {CohortCell._meta.db_table} (cohort_week, week_index, min_active_days, members)
@@ -442,7 +441,13 @@ def cohorts_recompute() -> dict[str, int]:
                 SELECT w.cohort_week AS cohort_week, w.week_index AS week_index,
                        CASE WHEN w.active_days > {MAX_MIN_ACTIVE_DAYS} THEN {MAX_MIN_ACTIVE_DAYS}
                             ELSE w.active_days END AS active_days, COUNT(*) AS n
-                FROM {MemberWeek._meta.db_table} w WHERE w.week_index >= 0
+                FROM (
+                    SELECT {_monday_sql("MIN(d.joined_on)")} AS cohort_week, d.days_since_join / 7 AS week_index,
+                           COUNT(*) AS active_days
+                    FROM {MemberDay._meta.db_table} d
+                    WHERE d.days_since_join >= 0 AND d.days_since_join < {COHORT_DAYS}
+                    GROUP BY d.member_id, d.days_since_join / 7
+                ) AS w
                 GROUP BY 1, 2, 3
             ) AS counted
             """  # noqa: S608

@@ -1,13 +1,13 @@
-"""Write paths shared by the whole community: the activity stream, notifications, the audit log, API tokens."""
+"""Write paths shared by the whole community: the activity stream, notifications, the audit log
+(`community.services.audit`), API tokens (`community.services.tokens`) and operators' follow-up tasks
+(`community.services.follow_ups`). The audit, token and follow-up functions are importable from here too."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import secrets
 import smtplib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,108 +20,29 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from community import activity_hooks, notification_kinds, notifications
-from community.errors import ServiceError
-from community.models import Activity, ApiToken, AuditLog, FollowUpTask, Notification, NotificationPreference
+from community.db import RowInsert, prepared_cursor
+from community.models import (
+    Activity,
+    Notification,
+    NotificationEmailSetting,
+    NotificationPreference,
+)
+from community.services.audit import audit_record as audit_record
+from community.services.audit import audit_record_bulk as audit_record_bulk
+from community.services.audit import jsonable
+from community.services.audit import model_snapshot as model_snapshot
+from community.services.follow_ups import follow_up_task_file as follow_up_task_file
+from community.services.tokens import TOKEN_PREFIX_LENGTH as TOKEN_PREFIX_LENGTH
+from community.services.tokens import api_token_clean_scopes as api_token_clean_scopes
+from community.services.tokens import api_token_create as api_token_create
+from community.services.tokens import api_token_hash as api_token_hash
+from community.services.tokens import api_token_revoke as api_token_revoke
+from community.services.tokens import api_token_scopes_set as api_token_scopes_set
 from members.models import Member
 
 logger = logging.getLogger(__name__)
-
-# --- audit log --------------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder)) if value is not None else None
-
-
-def model_snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
-    """The concrete field values of `obj` (foreign keys as ids), for an audit record's before/after."""
-    wanted = set(fields) if fields is not None else None
-    snapshot: dict[str, Any] = {}
-    for model_field in obj._meta.concrete_fields:
-        if wanted is not None and model_field.name not in wanted:
-            continue
-        if model_field.name in {"password", "key_hash"}:
-            continue
-        value = getattr(obj, model_field.attname)
-        if isinstance(model_field, models.FileField):
-            value = value.name if value else ""
-        snapshot[model_field.name] = value
-    return _jsonable(snapshot)
-
-
-def audit_record(
-    *,
-    actor: Any | None,
-    action: str,
-    obj: models.Model | None = None,
-    before: Mapping[str, Any] | None = None,
-    after: Mapping[str, Any] | None = None,
-) -> AuditLog:
-    """Record one state change. `actor` is the acting user (None for the system itself)."""
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
-    record = AuditLog(
-        actor=actor,
-        action=action,
-        object_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
-        object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
-        before=_jsonable(dict(before)) if before is not None else None,
-        after=_jsonable(dict(after)) if after is not None else None,
-    )
-    _audit_insert(record)
-    return record
-
-
-class _RowInsert:
-    """One model instance inserted with a statement written once per model: audit records and activities are
-    written on every award, and the ORM's save() took longer to build its INSERT than the database took to run it.
-    Values are prepared by the fields themselves, as save() would (`pre_save` fills defaults and auto dates)."""
-
-    def __init__(self, model: type[models.Model]) -> None:
-        self.fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-        self.sql = (
-            f"INSERT INTO {model._meta.db_table} ({', '.join(field.column for field in self.fields)}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(self.fields))}) RETURNING id"
-        )
-
-    def __call__(self, obj: models.Model) -> None:
-        params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            obj.pk = cursor.fetchone()[0]
-        obj._state.adding = False
-        obj._state.db = connection.alias
-
-
-_audit_insert = _RowInsert(AuditLog)
-
-
-def audit_record_bulk(*, entries: Sequence[Mapping[str, Any]], actor: Any | None = None) -> int:
-    """Record many state changes by one actor (None: the system) in one INSERT. Each entry is a mapping with
-    `action` and optionally `obj`, `before`, `after`, as for `audit_record`. Returns how many were written."""
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
-    rows = []
-    for entry in entries:
-        obj = entry.get("obj")
-        before, after = entry.get("before"), entry.get("after")
-        rows.append(
-            AuditLog(
-                actor=actor,
-                action=entry["action"],
-                object_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
-                object_id=str(obj.pk) if obj is not None else "",
-                object_repr=str(obj)[:200] if obj is not None else "",
-                before=_jsonable(dict(before)) if before is not None else None,
-                after=_jsonable(dict(after)) if after is not None else None,
-            )
-        )
-    return len(AuditLog.objects.bulk_create(rows, batch_size=1000))
-
 
 # --- activity stream --------------------------------------------------------------------------------------
 
@@ -156,7 +77,7 @@ def record_activity(
         verb=verb,
         target_type=ContentType.objects.get_for_model(target) if target is not None else None,
         target_id=str(target.pk) if target is not None else "",
-        data=_jsonable(dict(data or {})),
+        data=jsonable(dict(data or {})),
         occurred_at=occurred_at,
         local_date=local_date_for(member, occurred_at),
         dedupe_key=dedupe_key,
@@ -183,13 +104,37 @@ def record_activity(
     return activity
 
 
-_activity_row_insert = _RowInsert(Activity)
+_activity_row_insert = RowInsert(Activity)
+_ACTIVITY_DATA = Activity._meta.get_field("data")
+# The columns as record_activity fills them; a model with other columns takes the generic insert.
+_ACTIVITY_COLUMNS = ("member_id", "verb", "target_type_id", "target_id", "data", "occurred_at", "local_date")
+_ACTIVITY_COLUMNS += ("dedupe_key", "recorded_at")
+_ACTIVITY_DIRECT = tuple(field.column for field in _activity_row_insert.fields) == _ACTIVITY_COLUMNS
 
 
 def _activity_insert(activity: Activity) -> None:
-    """Insert one activity with a prepared statement: every award starts here."""
+    """Insert one activity with a prepared statement: every award starts here. The values go as they are (the
+    fields' own preparation cost more than the insert), all but the JSON, which its field encodes."""
     activity.recorded_at = timezone.now()
-    _activity_row_insert(activity)
+    if not _ACTIVITY_DIRECT:
+        _activity_row_insert(activity)
+        return
+    params = [
+        activity.member_id,
+        activity.verb,
+        activity.target_type_id,
+        activity.target_id,
+        _ACTIVITY_DATA.get_db_prep_save(activity.data, connection),
+        activity.occurred_at,
+        activity.local_date,
+        activity.dedupe_key,
+        activity.recorded_at,
+    ]
+    with prepared_cursor() as cursor:
+        cursor.execute(_activity_row_insert.sql, params)
+        activity.pk = cursor.fetchone()[0]
+    activity._state.adding = False
+    activity._state.db = connection.alias
 
 
 @dataclass(frozen=True)
@@ -216,6 +161,44 @@ def activities_record_bulk(*, entries: Sequence[ActivityInput], batch_size: int 
     return len(entries)
 
 
+_ONE_KEYED_INSERT = (
+    f"INSERT INTO {Activity._meta.db_table} ({', '.join(field.column for field in _activity_row_insert.fields)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(_activity_row_insert.fields))}) "
+    "ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id"
+)
+
+
+def _record_one_keyed(entry: ActivityInput) -> list[Activity]:
+    """One keyed activity (a level-up's "level_reached"), as the batch path records it — a key recorded before
+    adds nothing, the hooks run with a new row in this transaction — in one prepared statement: the batch
+    path's savepoint and JSON document cost a single row more than the row itself (PostgreSQL)."""
+    target = entry.target
+    activity = Activity(
+        member=entry.member,
+        verb=entry.verb,
+        target_type=ContentType.objects.get_for_model(type(target)) if target is not None else None,
+        target_id=str(target.pk) if target is not None else "",
+        data=jsonable(dict(entry.data)),
+        occurred_at=entry.occurred_at,
+        local_date=local_date_for(entry.member, entry.occurred_at),
+        dedupe_key=entry.dedupe_key,
+    )
+    params = [
+        field.get_db_prep_save(field.pre_save(activity, True), connection) for field in _activity_row_insert.fields
+    ]
+    with transaction.atomic(savepoint=False):
+        with prepared_cursor() as cursor:
+            cursor.execute(_ONE_KEYED_INSERT, params)
+            row = cursor.fetchone()
+        if row is None:
+            return []
+        activity.pk = row[0]
+        activity._state.adding = False
+        activity._state.db = connection.alias
+        activity_hooks.run([activity])
+    return [activity]
+
+
 def activities_record_bulk_returning(*, entries: Sequence[ActivityInput], batch_size: int = 2000) -> list[Activity]:
     """`activities_record_bulk`, answering with the activities this call actually recorded.
 
@@ -225,6 +208,8 @@ def activities_record_bulk_returning(*, entries: Sequence[ActivityInput], batch_
     for entry in entries:
         if timezone.is_naive(entry.occurred_at):
             raise ValueError("occurred_at must be timezone-aware.")
+    if len(entries) == 1 and entries[0].dedupe_key is not None and connection.vendor == "postgresql":
+        return _record_one_keyed(entries[0])
     content_types: dict[type, ContentType] = {}
     for entry in entries:
         if entry.target is not None and type(entry.target) not in content_types:
@@ -265,7 +250,7 @@ def _activity_rows(entries: Sequence[ActivityInput], content_types: Mapping[type
             verb=entry.verb,
             target_type=content_types[type(entry.target)] if entry.target is not None else None,
             target_id=str(entry.target.pk) if entry.target is not None else "",
-            data=_jsonable(dict(entry.data)),
+            data=jsonable(dict(entry.data)),
             occurred_at=entry.occurred_at,
             local_date=local_date_for(entry.member, entry.occurred_at),
             dedupe_key=entry.dedupe_key,
@@ -321,7 +306,7 @@ def _insert_keyed_returning(
                     "k": entry.dedupe_key,
                 }
             )
-        # Encoded as `_jsonable` would encode each entry's data, so what is stored and handed to the hooks match.
+        # Encoded as `jsonable` would encode each entry's data, so what is stored and handed to the hooks match.
         document = json.dumps(records, cls=DjangoJSONEncoder)
         with connection.cursor() as cursor:
             cursor.execute(sql, [now, document])
@@ -382,6 +367,43 @@ def notification_channels(*, member: Member, kind: str) -> tuple[bool, bool]:
     return preference.in_portal, preference.email
 
 
+def _notify_statement() -> tuple[str, tuple[str, ...]]:
+    """The one statement `notify` runs, and the names of its parameters in order. It reads the member's
+    preference for the kind and their e-mail setting, and inserts the notification only when a channel is on,
+    with the e-mail status those decide (`can_email`: the account is active and has an address)."""
+    in_portal = ("COALESCE(pref.in_portal, %s)", ("in_portal_default",))
+    email = ("COALESCE(pref.email, %s)", ("email_default",))
+    status = notifications.status_for_mode_sql(setting="email_setting")
+    skipped = Notification.EmailStatus.SKIPPED.value
+    computed = {
+        "read_at": ("NULL", ()),
+        "show_in_portal": in_portal,
+        "email_status": (f"CASE WHEN {email[0]} AND %s THEN {status} ELSE '{skipped}' END", (*email[1], "can_email")),
+        "email_attempts": ("0", ()),
+        "email_sent_at": ("NULL", ()),
+    }
+    expressions, names = [], []
+    columns = [field.column for field in Notification._meta.concrete_fields if not field.primary_key]
+    for column in columns:
+        expression, slots = computed.get(column, ("%s", (column,)))
+        expressions.append(expression)
+        names.extend(slots)
+    sql = (
+        f"INSERT INTO {Notification._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(expressions)} FROM (SELECT 1 AS one) AS one_row "
+        f"LEFT JOIN {NotificationPreference._meta.db_table} pref ON pref.member_id = %s AND pref.kind = %s "
+        f"LEFT JOIN {NotificationEmailSetting._meta.db_table} email_setting ON email_setting.member_id = %s "
+        f"WHERE {in_portal[0]} OR {email[0]} "
+        "RETURNING id, show_in_portal, email_status"
+    )
+    names.extend(("member_id", "kind", "member_id", *in_portal[1], *email[1]))
+    return sql, tuple(names)
+
+
+_NOTIFY_SQL, _NOTIFY_PARAMS = _notify_statement()
+_NOTIFICATION_CONTEXT = Notification._meta.get_field("context")
+
+
 def notify(
     *, member: Member, kind: str, context: Mapping[str, Any] | None = None, url: str = ""
 ) -> Notification | None:
@@ -389,32 +411,55 @@ def notify(
 
     The email is sent by a Celery task once the surrounding transaction commits. Returns None when the
     member has switched off every channel for this kind.
+
+    One prepared statement reads the channels and the e-mail setting and inserts the row: on a level-up inside
+    an award, the ORM's two lookups and create() cost more than everything else the message needs. The text is
+    rendered first, so a member with every channel off costs a render that is thrown away.
     """
-    in_portal, by_email = notification_channels(member=member, kind=kind)
-    if not (in_portal or by_email):
-        return None
+    kind_def = notification_kinds.get(kind)
     template_context = {**(context or {}), "member": member, "site_url": settings.SITE_URL}
     with translation.override(member.locale):
         title = render_to_string(f"notifications/{kind}/title.txt", template_context).strip()
         body = render_to_string(f"notifications/{kind}/body.txt", template_context).strip()
-    can_email = by_email and member.user.is_active and bool(member.user.email)
-    # A digest reader's e-mail waits for the digest; a bounced address gets none.
-    email_status = (
-        notifications.status_for_mode(notifications.email_mode(member=member))
-        if can_email
-        else Notification.EmailStatus.SKIPPED
-    )
-    notification = Notification.objects.create(
+    # Read before the statement decides the e-mail channel: callers load it with the member (select_related).
+    user = member.user
+    stored_context = jsonable(dict(context or {}))
+    created_at = timezone.now()
+    values = {
+        "in_portal_default": kind_def.in_portal_default,
+        "email_default": kind_def.email_default,
+        # A digest reader's e-mail waits for the digest (status "digest"); a bounced address gets none.
+        "can_email": user.is_active and bool(user.email),
+        "member_id": member.pk,
+        "kind": kind,
+        "title": title[:200],
+        "body": body,
+        "url": url,
+        "context": _NOTIFICATION_CONTEXT.get_db_prep_save(stored_context, connection),
+        "created_at": created_at,
+    }
+    # A column the model gains and notify does not fill fails here (KeyError) rather than taking no value.
+    params = [values[name] for name in _NOTIFY_PARAMS]
+    with prepared_cursor() as cursor:
+        cursor.execute(_NOTIFY_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    notification = Notification(
         member=member,
         kind=kind,
-        title=title[:200],
+        title=values["title"],
         body=body,
         url=url,
-        context=_jsonable(dict(context or {})),
-        show_in_portal=in_portal,
-        email_status=email_status,
+        context=stored_context,
+        created_at=created_at,
+        show_in_portal=bool(row[1]),
+        email_status=row[2],
     )
-    if email_status == Notification.EmailStatus.PENDING:
+    notification.pk = row[0]
+    notification._state.adding = False
+    notification._state.db = connection.alias
+    if notification.email_status == Notification.EmailStatus.PENDING:
         from community.tasks import notification_send_email
 
         # Robust: with the broker down the change still succeeds; the email stays pending for the sweep.
@@ -513,130 +558,3 @@ def notification_email_send(*, notification_id: int) -> bool:
         notification.email_sent_at = timezone.now()
         notification.save(update_fields=["email_attempts", "email_status", "email_sent_at"])
         return True
-
-
-# --- API tokens -------------------------------------------------------------------------------------------
-
-TOKEN_PREFIX_LENGTH = 8
-
-
-def api_token_hash(raw_key: str) -> str:
-    return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
-def api_token_clean_scopes(scopes: Iterable[str] | None) -> list[str]:
-    """Known scope names, sorted and without repeats; an empty list means a full-access token."""
-    from integrations import scopes as scope_registry
-
-    cleaned = sorted({str(scope).strip() for scope in (scopes or [])})
-    unknown = scope_registry.unknown(cleaned)
-    if unknown:
-        raise ServiceError(_("Unknown scope: %(scopes)s.") % {"scopes": ", ".join(unknown)}, field="scopes")
-    return cleaned
-
-
-def api_token_create(
-    *, user: Any, name: str, expires_at: datetime | None = None, scopes: Iterable[str] | None = None
-) -> tuple[ApiToken, str]:
-    """Create a named token; returns it with the secret, which is shown once and never stored.
-
-    `scopes` narrows what the token may do (see `integrations.scopes`); none means full access.
-    """
-    scopes = api_token_clean_scopes(scopes)
-    name = name.strip()
-    if not name:
-        raise ServiceError(_("A token needs a name."), field="name")
-    if len(name) > 100:
-        raise ServiceError(_("Keep the name to 100 characters."), field="name")
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ServiceError(_("The expiry must be in the future."), field="expires_at")
-    raw_key = f"hth_{secrets.token_urlsafe(32)}"
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                token = ApiToken.objects.create(
-                    user=user,
-                    name=name,
-                    prefix=raw_key[4 : 4 + TOKEN_PREFIX_LENGTH],
-                    key_hash=api_token_hash(raw_key),
-                    expires_at=expires_at,
-                    scopes=scopes,
-                )
-        except IntegrityError:
-            raise ServiceError(_("You already have an active token with this name."), field="name") from None
-        audit_record(actor=user, action="api_token.create", obj=token, after=model_snapshot(token))
-    return token, raw_key
-
-
-def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
-    with transaction.atomic():
-        token = ApiToken.objects.select_for_update().get(pk=token.pk)
-        if token.revoked_at is None:
-            before = model_snapshot(token)
-            token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at"])
-            audit_record(actor=actor, action="api_token.revoke", obj=token, before=before, after=model_snapshot(token))
-    return token
-
-
-def api_token_scopes_set(*, actor: Any, token: ApiToken, scopes: Iterable[str]) -> ApiToken:
-    """Change what a token may do (its owner in the portal or API, an operator in the admin); audited."""
-    cleaned = api_token_clean_scopes(scopes)
-    with transaction.atomic():
-        token = ApiToken.objects.select_for_update().get(pk=token.pk)
-        if token.revoked_at is not None:
-            raise ServiceError(_("This token is revoked."), field="scopes")
-        if token.scopes != cleaned:
-            before = model_snapshot(token, ["scopes"])
-            token.scopes = cleaned
-            token.save(update_fields=["scopes"])
-            audit_record(
-                actor=actor, action="api_token.scopes_set", obj=token, before=before, after={"scopes": cleaned}
-            )
-    return token
-
-
-# --- follow-up tasks ----------------------------------------------------------------------------------------
-
-
-def follow_up_task_file(
-    *,
-    kind: str,
-    title: str,
-    member: Member | None = None,
-    target: models.Model | None = None,
-    detail: str = "",
-    url: str = "",
-    due_at: datetime | None = None,
-    dedupe_key: str | None = None,
-    actor: Any | None = None,
-) -> tuple[FollowUpTask, bool]:
-    """File an operator follow-up task; with a `dedupe_key` a second call returns the first task (created=False).
-
-    Jobs pass a key such as "member_quiet:<member id>:<date>" so a run repeated for the same day files nothing new.
-    """
-    if dedupe_key is not None:
-        existing = FollowUpTask.objects.filter(dedupe_key=dedupe_key).first()
-        if existing is not None:
-            return existing, False
-    task = FollowUpTask(
-        kind=kind,
-        title=title[:200],
-        detail=detail,
-        member=member,
-        target_type=ContentType.objects.get_for_model(target) if target is not None else None,
-        target_id=str(target.pk) if target is not None else "",
-        url=url,
-        due_at=due_at,
-        dedupe_key=dedupe_key,
-    )
-    try:
-        with transaction.atomic():
-            task.save()
-    except IntegrityError:
-        existing = FollowUpTask.objects.filter(dedupe_key=dedupe_key).first() if dedupe_key else None
-        if existing is None:
-            raise
-        return existing, False
-    audit_record(actor=actor, action="follow_up_task.file", obj=task, after=model_snapshot(task))
-    return task, True

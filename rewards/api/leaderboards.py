@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
+from community.api.renderers import OPTIONS, JSONRenderer
 from community.api.views import error_responses
 from members.models import Member
 from rewards.models import LeaderboardSnapshot
@@ -108,11 +111,53 @@ def _entry(rank: int, member_id: int, display_name: str, points: int) -> dict[st
     return {"rank": rank, "member": {"id": member_id, "display_name": display_name}, "points": points}
 
 
+def _entries(board: selectors.Leaderboard) -> list[dict[str, Any]]:
+    return [_entry(r.rank, r.member_id, r.display_name, r.points) for r in board.rows]
+
+
+# The entries of recently served boards as JSON, by (kind, key, segment, limit): (board, encoded). The selector
+# hands back the very same board object while a live board is unchanged, so its hundred rows are encoded once,
+# not on every read.
+_encoded: dict[tuple[str, str, str, int], tuple[selectors.Leaderboard, orjson.Fragment]] = {}
+_ENCODED_MAX = 1_000
+
+
+def _encoded_entries(board: selectors.Leaderboard, limit: int) -> orjson.Fragment:
+    key = (board.period.kind, board.period.key, board.segment, limit)
+    held = _encoded.get(key)
+    if held is not None and held[0] is board:
+        return held[1]
+    fragment = orjson.Fragment(orjson.dumps(_entries(board), option=OPTIONS))
+    if board.source == "redis":  # other sources build a new board object on every read
+        if len(_encoded) >= _ENCODED_MAX:
+            _encoded.clear()
+        _encoded[key] = (board, fragment)
+    return fragment
+
+
+class JSONFirstNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, with the answer for a client that asks for JSON or for anything (most API calls)
+    taken without parsing the Accept header."""
+
+    def select_renderer(self, request: Any, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        accept = request.META.get("HTTP_ACCEPT")
+        if (
+            accept in (None, "*/*", "application/json")
+            and not format_suffix
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            and renderers
+            and type(renderers[0]) is JSONRenderer
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class LeaderboardView(APIView):
     """A live leaderboard: the top `limit` members with dense ranks, and the caller's own rank even outside it."""
 
     permission_classes = [IsAuthenticated]
     required_scopes = ["points:read"]
+    content_negotiation_class = JSONFirstNegotiation
 
     @extend_schema(
         parameters=[LeaderboardQuerySerializer],
@@ -129,6 +174,8 @@ class LeaderboardView(APIView):
             limit=params["limit"],
         )
         me = {"rank": standing.rank, "points": standing.points} if standing is not None else None
+        # The browsable API indents its JSON, which a pre-encoded fragment would not be.
+        as_json = type(getattr(request, "accepted_renderer", None)) is JSONRenderer
         return Response(
             {
                 "period": board.period.kind,
@@ -136,7 +183,7 @@ class LeaderboardView(APIView):
                 "segment": board.segment,
                 "source": board.source,
                 "total": board.total,
-                "entries": [_entry(r.rank, r.member_id, r.display_name, r.points) for r in board.rows],
+                "entries": _encoded_entries(board, params["limit"]) if as_json else _entries(board),
                 "me": me,
             }
         )

@@ -30,17 +30,33 @@ class PointEntry(models.Model):
     # member's entries by time (which also serves the member foreign key), time, the key, the expiring entries.
     # Rules, content types and actors are looked up from the ledger only when one is deleted (rare, and
     # PROTECT refuses the rule and content type anyway).
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="point_entries", db_index=False)
+    # On PostgreSQL the references are enforced by triggers that check a whole statement's rows at once, not
+    # by foreign key constraints, which check row by row (see migration 0005): hence db_constraint=False.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="point_entries", db_index=False, db_constraint=False
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     lifetime_delta = models.BigIntegerField(_("lifetime points"))
     spendable_delta = models.BigIntegerField(_("spendable points"))
     reason = models.CharField(_("reason"), max_length=200)
     rule = models.ForeignKey(
-        "rewards.PointRule", null=True, blank=True, on_delete=models.PROTECT, related_name="entries", db_index=False
+        "rewards.PointRule",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
     )
     rule_version = models.PositiveIntegerField(_("rule version"), null=True, blank=True)
     source_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     source_id = models.CharField(_("source id"), max_length=64, blank=True)
     # Unique per source: the same award asked for twice (a retry, a race) lands once.
@@ -48,11 +64,23 @@ class PointEntry(models.Model):
     # Each entry can be reversed once: unique where set (see Meta), so the many entries that reverse nothing add
     # nothing to the index.
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+        db_index=False,
+        db_constraint=False,
     )
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 

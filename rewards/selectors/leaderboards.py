@@ -4,7 +4,8 @@ Where a board comes from:
 
 - a finished period that has been frozen: its snapshot (never changes);
 - otherwise, with Redis configured and the period's board marked ready by a rebuild: Redis sorted sets, kept
-  up to date on every award (see `rewards.services.leaderboards`);
+  up to date on every award (see `rewards.services.leaderboards`); each process keeps the top rows it read
+  until an award or a rebuild changes them, so a read mostly asks Redis for the caller's own place only;
 - otherwise: the ledger, in one grouped SQL query with DENSE_RANK, cached for a second.
 
 Ranks are dense (equal points share a rank; the next total takes the next number). Redis' own ZREVRANK is not
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -29,132 +29,55 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from community.errors import ServiceError
 from members.models import Member, Tag
 from rewards.models import LeaderboardSnapshot, LeaderboardSnapshotRow, PointEntry
 from rewards.models.leaderboards import Period, PeriodKind, period_parse
+from rewards.selectors.leaderboard_redis import board_keys as board_keys
+from rewards.selectors.leaderboard_redis import key_prefix as key_prefix
+from rewards.selectors.leaderboard_redis import member_token as member_token
+from rewards.selectors.leaderboard_redis import ready_key as ready_key
+from rewards.selectors.leaderboard_redis import redis_client as redis_client
+from rewards.selectors.leaderboard_redis import redis_script as redis_script
+from rewards.selectors.leaderboard_redis import run_pipeline as run_pipeline
+from rewards.selectors.leaderboard_redis import segment_index_key as segment_index_key
 from rewards.sql import ids_in
 
 logger = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
+_PERIOD_KINDS = frozenset(PeriodKind.values)
 SQL_CACHE_SECONDS = 1  # short: an award must show on the live board within a second even without Redis
 SQL_CACHE_VERSION_KEY = "rewards:leaderboards:sql-version"
 
-# --- Redis plumbing (shared with the write side) -----------------------------------------------------------
-
-_clients: dict[str, redis.Redis] = {}
-_scripts: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
-
-# Dense rank of one member: (ready?, score, number of distinct positive scores above it).
-RANK_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not score or tonumber(score) <= 0 then return {1, '0', -1} end
-return {1, score, redis.call('ZCOUNT', KEYS[3], '(' .. score, '+inf')}
+# One board read, atomic and in one round trip. KEYS: ready mark, board, distinct scores and, when it lives in this
+# Redis, the SQL-board cache version (every award raises it after moving the boards). ARGV: the member ("" for
+# none), how many top rows (0 for none), and the tag ("stamp|version") of the top rows the caller holds already.
+# Reply: {0} when the board is not ready, else {1, stamp, version, own score, distinct scores above it} and, when
+# the caller's copy of the top is missing or out of date, the top rows and the board's total.
+READ_SCRIPT = """
+local stamp = redis.call('GET', KEYS[1])
+if not stamp then return {0} end
+local version = ''
+if KEYS[4] then version = redis.call('GET', KEYS[4]) or '0' end
+local reply = {1, stamp, version, '0', -1}
+if ARGV[1] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if score and tonumber(score) > 0 then
+    reply[4] = score
+    reply[5] = redis.call('ZCOUNT', KEYS[3], '(' .. score, '+inf')
+  end
+end
+local limit = tonumber(ARGV[2])
+if limit > 0 and (version == '' or ARGV[3] ~= stamp .. '|' .. version) then
+  reply[6] = redis.call('ZREVRANGEBYSCORE', KEYS[2], '+inf', '(0', 'WITHSCORES', 'LIMIT', 0, limit)
+  reply[7] = redis.call('ZCOUNT', KEYS[2], '(0', '+inf')
+end
+return reply
 """
-
-
-def redis_client() -> redis.Redis | None:
-    """The Redis the live boards use (settings.REDIS_URL), or None when Redis is not configured."""
-    url = getattr(settings, "REDIS_URL", None)
-    if not url:
-        return None
-    client = _clients.get(url)
-    if client is None:
-        with _lock:
-            client = _clients.get(url)
-            if client is None:
-                client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
-                _clients[url] = client
-    return client
-
-
-class PipelineScript:
-    """A Lua script called by its hash. redis-py's own script objects ask Redis whether every script of a
-    pipeline is loaded (SCRIPT EXISTS) each time the pipeline runs: one more round trip on every award and
-    every board read. This one is loaded once; `run_pipeline` reloads it if Redis has forgotten it."""
-
-    def __init__(self, client: redis.Redis, source: str) -> None:
-        self.client = client
-        self.source = source
-        self.sha = client.script_load(source)
-
-    def reload(self) -> None:
-        self.sha = self.client.script_load(self.source)
-
-    def __call__(self, *, keys: list[str], args: list[Any], client: Any) -> Any:
-        return client.evalsha(self.sha, len(keys), *keys, *args)
-
-
-def redis_script(client: redis.Redis, name: str, source: str) -> PipelineScript:
-    """A Lua script loaded into this Redis (once per process), to call inside pipelines."""
-    url = getattr(settings, "REDIS_URL", "") or ""
-    script = _scripts.get((url, name))
-    if script is None:
-        with _lock:
-            script = _scripts.get((url, name))
-            if script is None:
-                script = _scripts[(url, name)] = PipelineScript(client, source)
-    return script
-
-
-def run_pipeline(client: redis.Redis, fill: Any, *, transaction: bool = False) -> list[Any]:
-    """Build a pipeline with `fill(pipe)` and run it; if Redis lost the scripts (a restart), load them again
-    and run it once more."""
-    for attempt in (1, 2):
-        pipe = client.pipeline(transaction=transaction)
-        fill(pipe)
-        try:
-            return pipe.execute()
-        except redis.exceptions.NoScriptError:
-            if attempt == 2:
-                raise
-            with _lock:
-                for script in _scripts.values():
-                    script.reload()
-    raise AssertionError("unreachable")
-
-
-def key_prefix() -> str:
-    """Namespace of the leaderboard keys: the cache's key prefix, so separate deployments (and test runs) on one
-    Redis never share boards. settings.HEARTH_LEADERBOARD_KEY_PREFIX overrides it."""
-    configured = getattr(settings, "HEARTH_LEADERBOARD_KEY_PREFIX", "")
-    if configured:
-        return configured
-    cache_prefix = settings.CACHES.get("default", {}).get("KEY_PREFIX") or "hearth"
-    return f"{cache_prefix}:lb"
-
-
-@dataclass(frozen=True)
-class BoardKeys:
-    board: str  # sorted set: member -> points in the period
-    scores: str  # sorted set of the distinct positive scores (dense ranks)
-    counts: str  # hash: score -> how many members have it (to know when a score leaves `scores`)
-
-
-def board_keys(kind: str, key: str, segment: str = "", *, prefix: str | None = None) -> BoardKeys:
-    name = f"b:{kind}:{key}" if not segment else f"s:{kind}:{key}:{segment}"
-    prefix = prefix or key_prefix()
-    return BoardKeys(f"{prefix}:z:{name}", f"{prefix}:d:{name}", f"{prefix}:c:{name}")
-
-
-def ready_key(kind: str, key: str, *, prefix: str | None = None) -> str:
-    """Present while the period's boards are complete (set by a rebuild, kept until the keys expire)."""
-    return f"{prefix or key_prefix()}:ready:{kind}:{key}"
-
-
-def segment_index_key(kind: str, key: str, *, prefix: str | None = None) -> str:
-    """The set of segments that have a board in the period (so a rebuild can drop boards of empty segments)."""
-    return f"{prefix or key_prefix()}:idx:{kind}:{key}"
-
-
-def member_token(member_id: int) -> str:
-    # Fixed width, so Redis' lexicographic order among equal scores is the order of member ids.
-    return f"{member_id:019d}"
 
 
 # --- segments ----------------------------------------------------------------------------------------------
@@ -227,7 +150,7 @@ class LeaderboardRow:
 class Leaderboard:
     period: Period
     segment: str
-    rows: list[LeaderboardRow]
+    rows: list[LeaderboardRow]  # live boards are shared between reads (see _tops): never changed in place
     total: int  # members on the board (more than zero points in the period)
     source: str  # "snapshot", "redis" or "sql"
     snapshot: LeaderboardSnapshot | None = field(default=None, compare=False)
@@ -242,8 +165,25 @@ class Standing:
     points: int
 
 
+# The current period of each kind, per process: (time zone, kind) -> period. Nearly every read asks for one.
+_current: dict[tuple[str, str], Period] = {}
+
+
+def _current_period(period_kind: str) -> Period:
+    held = _current.get((settings.TIME_ZONE, period_kind))
+    if held is not None and (held.starts_at is None or held.starts_at <= timezone.now() < held.ends_at):
+        return held
+    period = period_parse(period_kind, None)
+    if len(_current) >= 64:
+        _current.clear()
+    _current[(settings.TIME_ZONE, period_kind)] = period
+    return period
+
+
 def leaderboard_period(period_kind: str, period_key: str | None = None) -> Period:
     """The period a request names, or a ServiceError naming the bad field."""
+    if not period_key and period_kind in _PERIOD_KINDS:
+        return _current_period(period_kind)
     if period_kind not in PeriodKind.values:
         raise ServiceError(
             _("Choose a period: %(choices)s.") % {"choices": ", ".join(PeriodKind.values)}, field="period"
@@ -321,25 +261,56 @@ NAME_CACHE_SIZE = 100_000
 # Display names of members on live boards, per process: a board read then costs one Redis round trip and no
 # query. Forgotten when the boards are rebuilt (the "ready" stamp changes) and after NAME_CACHE_SECONDS.
 _names: dict[str, Any] = {"stamp": None, "entries": {}}
+_clock = time.monotonic
 
 
-def _display_names(member_ids: list[int], stamp: str) -> dict[int, str]:
+def _display_names(member_ids: list[int], stamp: str) -> tuple[dict[int, str], float]:
+    """The names, and the monotonic time the first of them is to be read again."""
     if _names["stamp"] != stamp or len(_names["entries"]) > NAME_CACHE_SIZE:
         _names.update(stamp=stamp, entries={})
     entries: dict[int, tuple[str, float]] = _names["entries"]
-    now = time.monotonic()
+    now = _clock()
+    fresh_until = now + NAME_CACHE_SECONDS
     names: dict[int, str] = {}
     for member_id in member_ids:
         hit = entries.get(member_id)
         if hit is not None and hit[1] > now:
             names[member_id] = hit[0]
+            fresh_until = min(fresh_until, hit[1])
     missing = [member_id for member_id in member_ids if member_id not in names]
     if missing:
         fetched = dict(Member.objects.filter(pk__in=missing).values_list("pk", "display_name"))
         for member_id, name in fetched.items():
             entries[member_id] = (name, now + NAME_CACHE_SECONDS)
         names.update(fetched)
-    return names
+    return names, fresh_until
+
+
+# The top rows of live boards, per process, by (kind, key, segment, limit): (tag, good until, board). A board
+# does not change while its tag (rebuild stamp and award version, see READ_SCRIPT) does not: a read then fetches
+# and ranks nothing but the caller's own place. Kept no longer than the names in it.
+_tops: dict[tuple[str, str, str, int], tuple[str, float, Leaderboard]] = {}
+TOPS_CACHE_SIZE = 1_000
+_version_keys: dict[int, tuple[Any, str, str | None]] = {}  # id(cache backend) -> (backend, REDIS_URL, key)
+
+
+def _version_key() -> str | None:
+    """The Redis key of the SQL-board cache version when the cache is the boards' Redis (server and database)."""
+    from community.cache import PooledClientRedisCache
+
+    # The backend itself (one per thread): `cache` is a proxy, never an instance of the backend's class.
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    url = getattr(settings, "REDIS_URL", "") or ""
+    held = _version_keys.get(id(backend))
+    if held is not None and held[0] is backend and held[1] == url:
+        return held[2]
+    key = None
+    if isinstance(backend, PooledClientRedisCache) and backend.shares_server(url):
+        key = backend.make_and_validate_key(SQL_CACHE_VERSION_KEY)
+    if len(_version_keys) >= 64:
+        _version_keys.clear()
+    _version_keys[id(backend)] = (backend, url, key)
+    return key
 
 
 def _redis_read(
@@ -347,33 +318,37 @@ def _redis_read(
 ) -> tuple[Leaderboard | None, Standing | None] | None:
     """The top `limit` and/or one member's standing in one round trip; None when the board is not ready."""
     keys = board_keys(period.kind, period.key, segment)
-    ready = ready_key(period.kind, period.key)
-    rank = redis_script(client, "rank", RANK_SCRIPT) if member_id is not None else None
-
-    def fill(pipe: Any) -> None:
-        pipe.get(ready)
-        if limit is not None:
-            # Sent as a plain command so the reply stays flat (see _dense).
-            pipe.execute_command("ZREVRANGEBYSCORE", keys.board, "+inf", "(0", "WITHSCORES", "LIMIT", 0, limit)
-            pipe.zcount(keys.board, "(0", "+inf")
-        if rank is not None:
-            rank(keys=[ready, keys.board, keys.scores], args=[member_token(member_id)], client=pipe)
-
-    answers = run_pipeline(client, fill)
-    if not answers[0]:
+    version = _version_key()
+    script_keys = [ready_key(period.kind, period.key), keys.board, keys.scores]
+    if version is not None:
+        script_keys.append(version)
+    top_key = (period.kind, period.key, segment, limit or 0)
+    held = _tops.get(top_key) if limit is not None else None
+    if held is not None and held[1] <= _clock():
+        held = None
+    token = member_token(member_id) if member_id is not None else ""
+    args = [token, limit or 0, held[0] if held is not None else ""]
+    answer = redis_script(client, "read", READ_SCRIPT).run(keys=script_keys, args=args)
+    if not answer[0]:
         return None
+    stamp, version_seen = answer[1], answer[2]
     board = standing = None
     if limit is not None:
-        ranked = _dense(answers[1])
-        names = _display_names([member for _rank, member, _points in ranked], answers[0])
-        rows = [LeaderboardRow(rank, m, names[m], points) for rank, m, points in ranked if m in names]
-        board = Leaderboard(period, segment, rows, int(answers[2]), "redis")
+        if len(answer) > 5:
+            ranked = _dense(answer[5])
+            names, fresh_until = _display_names([member for _rank, member, _points in ranked], stamp)
+            rows = [LeaderboardRow(rank, m, names[m], points) for rank, m, points in ranked if m in names]
+            board = Leaderboard(period, segment, rows, int(answer[6]), "redis")
+            if version_seen:
+                if len(_tops) >= TOPS_CACHE_SIZE:
+                    _tops.clear()
+                _tops[top_key] = (f"{stamp}|{version_seen}", fresh_until, board)
+        else:  # the script found the copy held current
+            assert held is not None
+            board = held[2]
     if member_id is not None:
-        answer = answers[-1]
-        if not answer[0]:
-            return None
-        points = int(float(answer[1]))
-        standing = Standing(member_id, int(answer[2]) + 1, points) if points > 0 else Standing(member_id, None, 0)
+        points = int(float(answer[3]))
+        standing = Standing(member_id, int(answer[4]) + 1, points) if points > 0 else Standing(member_id, None, 0)
     return board, standing
 
 
@@ -447,13 +422,10 @@ def sql_cache_bump() -> None:
 def sql_cache_bump_queue(pipe: Any) -> bool:
     """Queue the bump on a live-board pipeline when the cache lives in the same Redis (one round trip less per
     award). False when it does not, and `sql_cache_bump()` must be called instead."""
-    from community.cache import PooledClientRedisCache
-
-    # The backend itself: `cache` is a proxy, never an instance of the backend's class.
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if not isinstance(backend, PooledClientRedisCache) or not backend.shares_server(getattr(settings, "REDIS_URL", "")):
+    key = _version_key()
+    if key is None:
         return False
-    pipe.incr(backend.make_and_validate_key(SQL_CACHE_VERSION_KEY))
+    pipe.incr(key)
     return True
 
 

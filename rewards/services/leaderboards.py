@@ -58,12 +58,13 @@ TEMP_KEY_SECONDS = 3600  # a rebuild that dies half-way leaves nothing behind fo
 # Move members on several boards by deltas, keeping each board's distinct-scores set (for dense ranks) in step,
 # and the period's index of segments with a board. Four keys per board: board, distinct scores, score counts,
 # segment index. ARGV, per board: expire-at (unix seconds; 0 = never), segment ("" for everyone), the number of
-# pairs, then member, delta pairs. One call per award moves all its boards. A board's members are read with one
-# ZMSCORE and written with one ZADD, and each distinct score's count moves once, however many members share it:
-# a bulk award moves thousands of members.
+# pairs, then member, delta pairs. A key after the boards' (4n + 1 keys) is a counter to increment: the SQL
+# boards' cache version, so that an award is one call. One call per award moves all its boards. A board's members
+# are read with one ZMSCORE and written with one ZADD, and each distinct score's count moves once, however many
+# members share it: a bulk award moves thousands of members.
 INCREMENT_SCRIPT = """
 local a = 1
-for b = 0, #KEYS / 4 - 1 do
+for b = 0, math.floor(#KEYS / 4) - 1 do
   local board, scores, counts, index = KEYS[4 * b + 1], KEYS[4 * b + 2], KEYS[4 * b + 3], KEYS[4 * b + 4]
   local at, segment, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
   a = a + 3
@@ -126,6 +127,7 @@ for b = 0, #KEYS / 4 - 1 do
     if segment ~= '' then redis.call('EXPIREAT', index, at) end
   end
 end
+if #KEYS % 4 == 1 then redis.call('INCR', KEYS[#KEYS]) end
 return a - 1
 """
 INCREMENT_CHUNK = 1000  # member moves per script call (each call holds Redis while it runs)
@@ -232,6 +234,25 @@ def leaderboard_entries_posted(*, entries: Sequence[Any]) -> None:
     transaction.on_commit(lambda: _push(increments))
 
 
+# The keys of the boards awards move lately: building them is most of the cost of queueing one award's moves.
+_BOARD_KEYS: dict[tuple[Period, str, str], tuple[Any, str, int | None]] = {}
+BOARD_KEYS_MAX = 4096
+
+
+def _board_keys(period: Period, segment: str, prefix: str) -> tuple[Any, str, int | None]:
+    """(board keys, segment index key, expire-at if the period ends; all-time's moves with each write)."""
+    held = _BOARD_KEYS.get((period, segment, prefix))
+    if held is None:
+        if len(_BOARD_KEYS) >= BOARD_KEYS_MAX:
+            _BOARD_KEYS.clear()
+        held = _BOARD_KEYS[(period, segment, prefix)] = (
+            board_keys(period.kind, period.key, segment, prefix=prefix),
+            segment_index_key(period.kind, period.key, prefix=prefix),
+            None if period.ends_at is None else _expire_at(period),
+        )
+    return held
+
+
 def _queue_increments(pipe: Any, script: Any, increments: Increments, *, prefix: str, expire: bool = True) -> None:
     """Queue script calls that apply `increments`: the boards go together, up to INCREMENT_CHUNK moves a call."""
     keys: list[str] = []
@@ -245,9 +266,8 @@ def _queue_increments(pipe: Any, script: Any, increments: Increments, *, prefix:
         keys, args, moves = [], [], 0
 
     for (period, segment), per_member in increments.items():
-        board = board_keys(period.kind, period.key, segment, prefix=prefix)
-        index = segment_index_key(period.kind, period.key, prefix=prefix)
-        at = _expire_at(period) if expire else 0
+        board, index, fixed_at = _board_keys(period, segment, prefix)
+        at = (_expire_at(period) if fixed_at is None else fixed_at) if expire else 0
         pending = [(member_token(member_id), delta) for member_id, delta in per_member.items() if delta]
         for start in range(0, len(pending), INCREMENT_CHUNK):
             chunk = pending[start : start + INCREMENT_CHUNK]
@@ -262,18 +282,41 @@ def _queue_increments(pipe: Any, script: Any, increments: Increments, *, prefix:
     flush()
 
 
+class _Calls:
+    """Collects the script calls `_queue_increments` makes, to send them without a pipeline when there is one."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], list[Any]]] = []
+        self.counter: str | None = None
+
+    def __call__(self, *, keys: list[str], args: list[Any], client: Any) -> None:
+        self.calls.append((keys, args))
+
+    def incr(self, key: str) -> None:  # what sql_cache_bump_queue asks of a pipeline
+        self.counter = key
+
+
 def _push(increments: Increments) -> None:
     client = redis_client()
-    bumped = [False]  # the SQL-board cache version went up in the same pipeline
+    bumped = [False]  # the SQL-board cache version went up with the moves
     try:
         if client is None:
             return
-        prefix = key_prefix()
         increment = redis_script(client, "increment", INCREMENT_SCRIPT)
+        calls = _Calls()
+        _queue_increments(None, calls, increments, prefix=key_prefix())
+        bumped[0] = sql_cache_bump_queue(calls)
+        if len(calls.calls) == 1 and calls.counter is not None:
+            # An award's moves: one script call, which also bumps the version (no pipeline to build).
+            keys, args = calls.calls[0]
+            _evalsha(client, increment, [*keys, calls.counter], args)
+            return
 
         def fill(pipe: Any) -> None:
-            _queue_increments(pipe, increment, increments, prefix=prefix)
-            bumped[0] = sql_cache_bump_queue(pipe)
+            for keys, args in calls.calls:
+                increment(keys=keys, args=args, client=pipe)
+            if calls.counter is not None:
+                pipe.incr(calls.counter)
 
         run_pipeline(client, fill)
     except redis.RedisError:
@@ -282,6 +325,15 @@ def _push(increments: Increments) -> None:
     finally:
         if not bumped[0]:
             sql_cache_bump()
+
+
+def _evalsha(client: redis.Redis, script: Any, keys: list[str], args: list[Any]) -> None:
+    """Run a loaded script once; if Redis has lost it (a restart), load it again and run it once more."""
+    try:
+        client.evalsha(script.sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        script.reload()
+        client.evalsha(script.sha, len(keys), *keys, *args)
 
 
 # --- rebuild from the ledger -------------------------------------------------------------------------------

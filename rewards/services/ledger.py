@@ -9,7 +9,8 @@ and the database's check constraint keeps spendable ≥ 0 even if code were wron
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,8 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from community import domain_events
+from community.db import prepared_cursor
 from community.errors import ServiceError
-from community.services import audit_record, model_snapshot
+from community.services import audit_record
 from members.models import Member
 from rewards.models import MAX_ENTRY_POINTS, PointBalance, PointEntry, PointRule
 from rewards.selectors.leaderboards import member_segments_sql
@@ -127,7 +129,7 @@ def _move_balance(member_id: int, lifetime_delta: int, spendable_delta: int) -> 
     member's first posting creates the row."""
     params = [lifetime_delta, spendable_delta, timezone.now(), member_id, spendable_delta, lifetime_delta]
     sql = _balance_move_sql()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is None:
@@ -211,6 +213,26 @@ def _balance_from_row(row: Sequence[Any]) -> _BalanceMoved:
     )
 
 
+# The posting statement casts every value it inserts, so on PostgreSQL these column types need no conversion by
+# their fields first (which cost more than building the statement's other parameters together).
+_PLAIN_TYPES = {"BigIntegerField", "CharField", "DateTimeField", "ForeignKey", "IntegerField", "PositiveIntegerField"}
+_ENTRY_VALUES_PLAIN = all(field.get_internal_type() in _PLAIN_TYPES for field in _ENTRY_FIELDS)
+_ENTRY_FIELD_ATTNAMES = [field.attname for field in _ENTRY_FIELDS]
+_ENTRY_CONCRETE = PointEntry._meta.concrete_fields
+_ENTRY_ATTNAMES = [field.attname for field in _ENTRY_CONCRETE]
+_ENTRY_RELATIONS = [PointEntry._meta.get_field(name) for name in ("member", "rule", "source_type", "actor", "reverses")]
+
+
+def _new_entry(values: dict[str, Any], related: Sequence[models.Model | None]) -> PointEntry:
+    """An unsaved entry from its column values, with its related objects (in `_ENTRY_RELATIONS` order) cached as
+    PointEntry(member=…, rule=…) would cache them; positional construction skips the keyword machinery."""
+    entry = PointEntry(*[values.get(attname) for attname in _ENTRY_ATTNAMES])
+    for relation, obj in zip(_ENTRY_RELATIONS, related, strict=True):
+        if obj is not None:
+            relation.set_cached_value(entry, obj)
+    return entry
+
+
 def _post_entry(entry: PointEntry, lifetime_delta: int, spendable_delta: int) -> tuple[_BalanceMoved | None, bool]:
     """Move the member's balance and insert the entry. Returns (the balance moved, whether the entry was
     inserted): (None, False) when nothing changed because either balance would go below zero, (_NO_MEMBER,
@@ -226,9 +248,12 @@ def _post_entry(entry: PointEntry, lifetime_delta: int, spendable_delta: int) ->
     params = [lifetime_delta, spendable_delta, timezone.now(), member_id]
     if not adds:
         params += [spendable_delta, lifetime_delta]
-    params += [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in _ENTRY_FIELDS]
+    if _ENTRY_VALUES_PLAIN:
+        params += [getattr(entry, attname) for attname in _ENTRY_FIELD_ATTNAMES]
+    else:
+        params += [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in _ENTRY_FIELDS]
     sql = _posting_sql(adds=adds)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is None:
@@ -247,12 +272,6 @@ def _post_entry(entry: PointEntry, lifetime_delta: int, spendable_delta: int) ->
     return _balance_from_row(row[:-1]), True
 
 
-def _source_fields(source: models.Model | None) -> dict[str, Any]:
-    if source is None:
-        return {"source_type": None, "source_id": ""}
-    return {"source_type": ContentType.objects.get_for_model(source), "source_id": str(source.pk)}
-
-
 def _post(
     *,
     member: Member,
@@ -268,19 +287,27 @@ def _post(
     reverses: PointEntry | None = None,
 ) -> LedgerResult:
     _check_key(idempotency_key)
-    entry = PointEntry(
-        member=member,
-        kind=kind,
-        lifetime_delta=lifetime_delta,
-        spendable_delta=spendable_delta,
-        reason=(reason or kind)[:200],
-        rule=rule,
-        rule_version=rule.version if rule is not None else None,
-        idempotency_key=idempotency_key,
-        expires_at=expires_at,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        reverses=reverses,
-        **_source_fields(source),
+    if not getattr(actor, "is_authenticated", False):
+        actor = None
+    source_type = ContentType.objects.get_for_model(source) if source is not None else None
+    entry = _new_entry(
+        {
+            "member_id": member.pk,
+            "kind": kind,
+            "lifetime_delta": lifetime_delta,
+            "spendable_delta": spendable_delta,
+            "reason": (reason or kind)[:200],
+            "rule_id": rule.pk if rule is not None else None,
+            "rule_version": rule.version if rule is not None else None,
+            "source_type_id": source_type.pk if source_type is not None else None,
+            "source_id": str(source.pk) if source is not None else "",
+            "idempotency_key": idempotency_key,
+            "reverses_id": reverses.pk if reverses is not None else None,
+            "expires_at": expires_at,
+            "actor_id": actor.pk if actor is not None else None,
+            "created_at": timezone.now(),
+        },
+        (member, rule, source_type, actor, reverses),
     )
     # The balance moves first: its row lock orders concurrent postings for the member, and a refusal (too few
     # points) leaves nothing to undo. There is no savepoint (two round trips saved on every award), so refusals
@@ -305,7 +332,9 @@ def _post(
             refusal = ServiceError(_("This change was already made."), code="duplicate")
         else:
             if entry.actor is not None:
-                audit_record(actor=actor, action=f"points.{kind}", obj=entry, after=model_snapshot(entry))
+                # model_snapshot(entry) less its JSON round trip, which audit_record makes anyway.
+                after = {field.name: getattr(entry, field.attname) for field in _ENTRY_CONCRETE}
+                audit_record(actor=actor, action=f"points.{kind}", obj=entry, after=after)
             posted = PostedEntry(
                 member.pk,
                 lifetime_delta,
@@ -317,7 +346,7 @@ def _post(
                 balance.level_id,
                 balance.level_below,
             )
-            _after_post([posted])
+            _after_post([posted], members={member.pk: member})
             if kind == Kind.EARN:
                 _publish_awarded(entry.pk, member.pk, lifetime_delta, entry.reason, idempotency_key, entry.created_at)
     if refusal is not None:
@@ -348,8 +377,9 @@ def _publish_awarded(
     )
 
 
-def _after_post(posted: Sequence[PostedEntry]) -> None:
-    """Tell the capabilities that follow balances: leaderboards, levels and badges."""
+def _after_post(posted: Sequence[PostedEntry], *, members: Mapping[int, Member] | None = None) -> None:
+    """Tell the capabilities that follow balances: leaderboards, levels and badges. `members`: member objects
+    the caller holds, which a level-up message then need not load."""
     from rewards.services import badges, leaderboards, levels
 
     leaderboards.leaderboard_entries_posted(entries=posted)
@@ -358,10 +388,18 @@ def _after_post(posted: Sequence[PostedEntry]) -> None:
         return
     thresholds, activity_floor = levels.level_watch_points()
     thresholds = thresholds | badges.badge_watch_points()
-    changed = sorted({p.member_id for p in moved if _may_change_level(p, thresholds, activity_floor)})
+    changed = [p for p in moved if _may_change_level(p, thresholds, activity_floor)]
     if changed:
-        levels.levels_evaluate(member_ids=changed)
-        badges.badges_evaluate(member_ids=changed, trigger="points")
+        # What the posting read with the balance (under its lock) spares levels a read of the member's state: a
+        # first level or a promotion is written at once. Only for a member posted once here, so it is the last.
+        once = Counter(p.member_id for p in changed)
+        known = {
+            p.member_id: levels.KnownLevel(p.lifetime_after, p.level_id)
+            for p in changed
+            if p.level_known and p.lifetime_after is not None and once[p.member_id] == 1
+        }
+        levels.levels_evaluate(member_ids=[p.member_id for p in changed], known=known, members=members)
+        badges.badges_evaluate(member_ids=sorted({p.member_id for p in changed}), trigger="points")
 
 
 def _may_change_level(entry: PostedEntry, thresholds: frozenset[int], activity_floor: int | None) -> bool:

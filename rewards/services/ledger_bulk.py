@@ -2,14 +2,15 @@
 
 The same ledger as one-by-one awards (see rewards.services.ledger): append-only entries with unique idempotency
 keys, balances moved by conditional SQL in the same transaction, then levels, badges, live leaderboards and
-"points.awarded" events. Per batch there is one INSERT that skips keys already used and one balance upsert.
+"points.awarded" events. On PostgreSQL: the members' balance rows taken in member order, one look-up of the keys
+already used, one INSERT per batch, one balance upsert (see _LOCK_BALANCES_PG below for why in this order).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,8 @@ from rewards.sql import int_array_literal
 BULK_BATCH = 10_000
 
 
-@dataclass(frozen=True)
+# Slots: callers build thousands at once, and each would otherwise carry a dict of its own.
+@dataclass(frozen=True, slots=True)
 class BulkAward:
     member_id: int
     amount: int
@@ -41,6 +43,40 @@ class BulkAward:
     rule: PointRule | None = None
     source: models.Model | None = None
     expires_at: datetime | None = None
+
+
+@dataclass
+class Inserted:
+    """The new entries, as columns: a list per column, not an object per entry (see _AS_ARRAYS)."""
+
+    member_ids: list[int] = field(default_factory=list)
+    deltas: list[int] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def append(self, member_id: int, delta: int, entry_id: int, key: str, reason: str) -> None:
+        self.member_ids.append(member_id)
+        self.deltas.append(delta)
+        self.ids.append(entry_id)
+        self.keys.append(key)
+        self.reasons.append(reason)
+
+    def extend(self, other: Inserted) -> None:
+        self.member_ids += other.member_ids
+        self.deltas += other.deltas
+        self.ids += other.ids
+        self.keys += other.keys
+        self.reasons += other.reasons
+
+    def per_member(self) -> dict[int, int]:
+        totals: dict[int, int] = defaultdict(int)
+        for member_id, delta in zip(self.member_ids, self.deltas, strict=True):
+            totals[member_id] += delta
+        return totals
 
 
 _ENTRIES = PointEntry._meta.db_table
@@ -74,14 +110,34 @@ _BULK_SELECT_PG = (
     f"AS v({', '.join(name for name, _type in _COLUMNS)})) "
     f"AS m({', '.join(name for name, _type in _COLUMNS)})"
 )
-# Keys used before are left out up front, so the insert needs no ON CONFLICT (whose speculative insertion costs
-# a good part of the insert). A key taken meanwhile by a concurrent posting, or twice in the batch, fails it: the
-# batch then goes again with ON CONFLICT, which settles both.
-_BULK_INSERT_NEW_KEYS_PG = (
-    f"{_BULK_SELECT_PG} WHERE NOT EXISTS (SELECT 1 FROM {_ENTRIES} AS x "  # noqa: S608
-    f"WHERE x.idempotency_key = m.idempotency_key) {_NEW_ROWS}"
+# The new rows come back as one row of arrays: thousands of row tuples would each be an object for the garbage
+# collector to track (and a bulk posting's live objects are what sets off its full collections).
+_AS_ARRAYS = (
+    "SELECT array_agg(member_id), array_agg(lifetime_delta), array_agg(id), array_agg(idempotency_key::text), "
+    "array_agg(reason::text) FROM posted"
 )
-_BULK_INSERT_PG = f"{_BULK_SELECT_PG} {_RETURNING}"
+_BULK_INSERT_NEW_PG = f"WITH posted AS ({_BULK_SELECT_PG} {_NEW_ROWS}) {_AS_ARRAYS}"
+_BULK_INSERT_PG = f"WITH posted AS ({_BULK_SELECT_PG} {_RETURNING}) {_AS_ARRAYS}"
+# One index probe per key, as a subquery the planner cannot turn into a join: as a join (or `= ANY`) it reads the
+# whole ledger into a hash once the ledger has a million entries or so (150-300 ms there, seconds at ten million,
+# against about 13 ms probing). The key is unique, so the subquery finds one row at most.
+_USED_KEYS_PG = (
+    "SELECT k.key FROM unnest(%s::text[]) AS k(key) "  # noqa: S608
+    f"WHERE (SELECT true FROM {_ENTRIES} e WHERE e.idempotency_key = k.key)"
+)
+_UNIQUE_VIOLATION = "23505"
+# On PostgreSQL a posting first takes its members' balance rows, in member order, creating
+# those missing (a single award, too, takes its member's row before inserting its key); then it looks up which of
+# its keys are used already and inserts the entries with no conflict clause (ON CONFLICT's speculative insertion
+# costs a good part of the insert); then it adds the points to the rows it holds. Holding the rows first is what
+# keeps bulk postings and single awards of the same members from waiting on each other crosswise (a deadlock)
+# whatever keys they share, and means that a key found unused stays so: anyone else posting it for these members
+# waits for this posting.
+_LOCK_BALANCES_PG = (
+    f"INSERT INTO {_BALANCES} AS b (member_id, lifetime, spendable, updated_at) "  # noqa: S608
+    "SELECT v.member_id, 0, 0, now() FROM unnest(%s::bigint[]) AS v(member_id) ORDER BY v.member_id "
+    "ON CONFLICT (member_id) DO UPDATE SET updated_at = EXCLUDED.updated_at"
+)
 # Each member's points added to both balances; the row is created with a member's first points. Rows are taken
 # in member order, so two bulk postings never wait on each other crosswise.
 _BULK_BALANCES_PG = (
@@ -149,10 +205,15 @@ def _source_columns(batch: Sequence[BulkAward], content_types: dict[type, int]) 
 
 
 def _insert_batch(
-    batch: Sequence[BulkAward], *, actor_id: int | None, now: datetime, content_types: dict[type, int]
-) -> list[tuple[int, int, int, str, str]]:
-    """Insert one batch, skipping keys already used: (member id, points, entry id, key, reason) of each new
-    entry."""
+    batch: Sequence[BulkAward],
+    *,
+    actor_id: int | None,
+    now: datetime,
+    content_types: dict[type, int],
+    skip_used: bool = True,
+) -> Inserted:
+    """Insert one batch: the new entries. With `skip_used` keys already used are skipped; without (PostgreSQL
+    only), one fails the insert with IntegrityError."""
     reasons = [award.reason[:200] for award in batch]
     rules = [award.rule for award in batch]
     if all(rule is None for rule in rules):
@@ -186,15 +247,16 @@ def _insert_batch(
                 arrays.append(array)
             arrays.append(_text_array(columns[-1]))
             params = [Kind.EARN.value, actor_id, now, *scalars, *arrays]
-            try:
-                with transaction.atomic():
-                    cursor.execute(_BULK_INSERT_NEW_KEYS_PG, params)
-                    return cursor.fetchall()
-            except IntegrityError:
-                cursor.execute(_BULK_INSERT_PG, params)
-        else:
-            cursor.execute(*_generic_insert(columns, actor_id=actor_id, now=now))
-        return cursor.fetchall()
+            cursor.execute(_BULK_INSERT_PG if skip_used else _BULK_INSERT_NEW_PG, params)
+            member_ids, deltas, ids, keys, reasons = cursor.fetchone()
+            if ids is None:  # nothing inserted
+                return Inserted()
+            return Inserted(member_ids, deltas, ids, keys, reasons)
+        cursor.execute(*_generic_insert(columns, actor_id=actor_id, now=now))
+        inserted = Inserted()
+        for row in cursor.fetchall():
+            inserted.append(*row)
+        return inserted
 
 
 def _generic_insert(columns: tuple[list[Any], ...], *, actor_id: int | None, now: datetime) -> tuple[str, list[Any]]:
@@ -231,51 +293,123 @@ def _add_to_balances(per_member: dict[int, int]) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
+def _used_keys(keys: list[str]) -> set[str]:
+    used: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), BULK_BATCH):
+            cursor.execute(_USED_KEYS_PG, [_text_array(keys[start : start + BULK_BATCH])])
+            used.update(key for (key,) in cursor.fetchall())
+    return used
+
+
+def _fresh(awards: Sequence[BulkAward]) -> list[BulkAward]:
+    """The awards whose keys are not used yet, each key once (as first given)."""
+    keys = [award.idempotency_key for award in awards]
+    used = _used_keys(keys)
+    if not used and len(set(keys)) == len(keys):
+        return list(awards)
+    fresh = []
+    for award in awards:
+        if award.idempotency_key not in used:
+            used.add(award.idempotency_key)
+            fresh.append(award)
+    return fresh
+
+
+def _post_pg(
+    awards: Sequence[BulkAward], *, actor_id: int | None, now: datetime, batch_size: int
+) -> tuple[Inserted, dict[int, int]]:
+    """PostgreSQL: (the new entries' rows, the members' lifetime points afterwards); see _LOCK_BALANCES_PG."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_BALANCES_PG, [_int_array(sorted({award.member_id for award in awards}))])
+    fresh = _fresh(awards)
+    try:
+        with transaction.atomic():
+            inserted = _insert_batches(fresh, actor_id=actor_id, now=now, batch_size=batch_size, skip_used=False)
+    except IntegrityError as error:
+        # Only a key posted meanwhile for another member (whose row this posting does not hold) is settled by
+        # skipping it; anything else (an unknown member) stands.
+        if getattr(error.__cause__, "sqlstate", None) != _UNIQUE_VIOLATION:
+            raise
+        inserted = _insert_batches(fresh, actor_id=actor_id, now=now, batch_size=batch_size, skip_used=True)
+    return inserted, _add_to_balances(inserted.per_member())
+
+
+def _insert_batches(
+    awards: Sequence[BulkAward], *, actor_id: int | None, now: datetime, batch_size: int, skip_used: bool
+) -> Inserted:
+    content_types: dict[type, int] = {}
+    inserted = Inserted()
+    for start in range(0, len(awards), batch_size):
+        inserted.extend(
+            _insert_batch(
+                awards[start : start + batch_size],
+                actor_id=actor_id,
+                now=now,
+                content_types=content_types,
+                skip_used=skip_used,
+            )
+        )
+    return inserted
+
+
+def _post_batches(
+    awards: Sequence[BulkAward], *, actor_id: int | None, now: datetime, batch_size: int
+) -> tuple[Inserted, dict[int, int]]:
+    """Elsewhere than PostgreSQL: per batch, an insert that skips keys already used, then the balances of what it
+    inserted (those databases let one writer at a time in)."""
+    content_types: dict[type, int] = {}
+    inserted = Inserted()
+    lifetimes: dict[int, int] = {}
+    for start in range(0, len(awards), batch_size):
+        batch = _insert_batch(
+            awards[start : start + batch_size], actor_id=actor_id, now=now, content_types=content_types
+        )
+        lifetimes.update(_add_to_balances(batch.per_member()))
+        inserted.extend(batch)
+    return inserted, lifetimes
+
+
 def points_award_bulk(*, awards: Sequence[BulkAward], actor: Any | None = None, batch_size: int = BULK_BATCH) -> int:
-    """Award many members at once (an event's attendees): one INSERT per batch that skips keys already used,
-    then one balance upsert per batch. Returns how many entries were new."""
+    """Award many members at once (an event's attendees): keys already used are skipped, each member's
+    balances move once, the entries go in one INSERT per batch. Returns how many entries were new."""
     _check_awards(awards)
+    if not awards:
+        return 0
     now = timezone.now()
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-    content_types: dict[type, int] = {}
-    # Each member's points over all batches and their lifetime points after the last: what levels and
-    # leaderboards need.
-    totals: dict[int, int] = defaultdict(int)
-    lifetimes: dict[int, int] = {}
-    awarded: list[dict[str, Any]] = []
     stamp = now.isoformat()
-    created = 0
     with transaction.atomic():
-        for start in range(0, len(awards), batch_size):
-            batch = awards[start : start + batch_size]
-            inserted = _insert_batch(batch, actor_id=actor_id, now=now, content_types=content_types)
-            if not inserted:
-                continue
-            per_member: dict[int, int] = defaultdict(int)
-            for member_id, delta, entry_id, key, reason in inserted:
-                per_member[member_id] += delta
-                # The payload of ledger._awarded_payload, built inline: a bulk posting makes thousands.
-                awarded.append(
-                    {
-                        "entry_id": entry_id,
-                        "member_id": member_id,
-                        "points": delta,
-                        "reason": reason,
-                        "idempotency_key": key,
-                        "created_at": stamp,
-                    }
-                )
-            lifetimes.update(_add_to_balances(per_member))
-            for member_id, delta in per_member.items():
-                totals[member_id] += delta
-            created += len(inserted)
+        if connection.vendor == "postgresql":
+            inserted, lifetimes = _post_pg(awards, actor_id=actor_id, now=now, batch_size=batch_size)
+        else:
+            inserted, lifetimes = _post_batches(awards, actor_id=actor_id, now=now, batch_size=batch_size)
+        # Each member's points and their lifetime points afterwards: what levels and leaderboards need.
         posted = [
-            PostedEntry(member_id, delta, delta, now, lifetimes.get(member_id)) for member_id, delta in totals.items()
+            PostedEntry(member_id, delta, delta, now, lifetimes.get(member_id))
+            for member_id, delta in inserted.per_member().items()
         ]
         if posted:
             _after_post(posted)
-        domain_events.publish_many("points.awarded", awarded)
-    return created
+        # The payloads of ledger._awarded_payload, built inline (a bulk posting makes thousands) and only now, so
+        # they are not alive while levels and boards are worked out.
+        domain_events.publish_many(
+            "points.awarded",
+            [
+                {
+                    "entry_id": entry_id,
+                    "member_id": member_id,
+                    "points": delta,
+                    "reason": reason,
+                    "idempotency_key": key,
+                    "created_at": stamp,
+                }
+                for member_id, delta, entry_id, key, reason in zip(
+                    inserted.member_ids, inserted.deltas, inserted.ids, inserted.keys, inserted.reasons, strict=True
+                )
+            ],
+        )
+    return len(inserted)
 
 
 __all__ = ["BULK_BATCH", "BulkAward", "points_award_bulk"]

@@ -9,7 +9,7 @@ notified and "level_reached" goes on the activity stream); falling below a level
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_noop
 from community import domain_events, notification_kinds
 from community import selectors as community_selectors
 from community import services as community_services
+from community.db import prepared_cursor
 from community.models import Activity
 from community.notification_kinds import NotificationKind
 from community.services import audit_record, model_snapshot
@@ -182,8 +183,29 @@ def _is_level_up(before: Level | None, after: Level) -> bool:
     return after.threshold > (before.threshold if before is not None else 0)
 
 
-def levels_evaluate(*, member_ids: Sequence[int], now: datetime | None = None) -> list[LevelChange]:
-    """Promote (at once) or start the demotion grace period for these members. Returns the promotions."""
+@dataclass(frozen=True)
+class KnownLevel:
+    """A member's state as a posting read it with their balance: lifetime points after it (current: the posting
+    holds the row) and the level held (None: none; possibly older, see `_promote_known`)."""
+
+    lifetime: int
+    level_id: int | None
+
+
+def levels_evaluate(
+    *,
+    member_ids: Sequence[int],
+    now: datetime | None = None,
+    unleveled: Mapping[int, int] | None = None,
+    known: Mapping[int, KnownLevel] | None = None,
+    members: Mapping[int, Member] | None = None,
+) -> list[LevelChange]:
+    """Promote (at once) or start the demotion grace period for these members. Returns the promotions.
+
+    `known` is what a posting read with a member's balance (`unleveled`: members it saw holding no level, with
+    their lifetime points): a promotion due is written without reading the member's state again, on condition
+    that they still hold the level read; anything else is read and evaluated as usual (see `_promote_known`).
+    `members`: member objects the caller holds (ideally with their user), which the announcement uses."""
     ids = sorted(set(member_ids))
     if not ids:
         return []
@@ -191,25 +213,71 @@ def levels_evaluate(*, member_ids: Sequence[int], now: datetime | None = None) -
     if not ladder:
         return []
     now = now or timezone.now()
+    read = {member_id: KnownLevel(lifetime, None) for member_id, lifetime in (unleveled or {}).items()}
+    read.update(known or {})
     promotions: list[LevelChange] = []
     for start in range(0, len(ids), EVALUATE_CHUNK):
-        promotions += _evaluate_chunk(ids[start : start + EVALUATE_CHUNK], ladder, now)
+        promotions += _evaluate_chunk(ids[start : start + EVALUATE_CHUNK], ladder, now, read)
     if promotions:
-        _announce(promotions, now)
+        _announce(promotions, now, members=members or {})
     return promotions
 
 
-def _evaluate_chunk(ids: list[int], ladder: list[Level], now: datetime) -> list[LevelChange]:
+_FIRST_LEVEL_INSERT = (
+    f"INSERT INTO {MemberLevel._meta.db_table} (member_id, level_id, reached_at, below_since) "  # noqa: S608
+    "VALUES (%s, %s, %s, NULL) ON CONFLICT DO NOTHING RETURNING member_id"
+)
+_PROMOTE_HELD = (
+    f"UPDATE {MemberLevel._meta.db_table} SET level_id = %s, reached_at = %s, below_since = NULL "  # noqa: S608
+    "WHERE member_id = %s AND level_id = %s RETURNING member_id"
+)
+
+
+def _promote_known(
+    known: Mapping[int, KnownLevel], ladder: list[Level], now: datetime, check: _ActivityCheck
+) -> tuple[list[LevelChange], set[int]]:
+    """Promote members whose state a posting read, without reading it again: a first level is inserted unless
+    the member holds one, a higher one set only while they hold the level read (the posting's read may predate
+    a concurrent change it then waited for). Returns the promotions made and the members left for the full
+    evaluation: those the statement did not settle, and every member with no promotion due."""
     position = {level.pk: index for index, level in enumerate(ladder)}
+    promotions: list[LevelChange] = []
+    left: set[int] = set()
+    for member_id, state in known.items():
+        current = -1 if state.level_id is None else position.get(state.level_id, -1)
+        target = _qualified(ladder, state.lifetime, member_id, check, floor=current)
+        if target <= current:
+            left.add(member_id)
+            continue
+        with prepared_cursor() as cursor:
+            if state.level_id is None:
+                cursor.execute(_FIRST_LEVEL_INSERT, [member_id, ladder[target].pk, now])
+            else:
+                cursor.execute(_PROMOTE_HELD, [ladder[target].pk, now, member_id, state.level_id])
+            written = cursor.fetchone() is not None
+        if written:
+            promotions.append(LevelChange(member_id, ladder[current] if current >= 0 else None, ladder[target]))
+        else:
+            left.add(member_id)
+    return promotions, left
+
+
+def _evaluate_chunk(
+    ids: list[int], ladder: list[Level], now: datetime, known: Mapping[int, KnownLevel]
+) -> list[LevelChange]:
+    position = {level.pk: index for index, level in enumerate(ladder)}
+    check = _ActivityCheck(ids, timezone.localdate(now))
+    promotions, left = _promote_known({pk: known[pk] for pk in ids if pk in known}, ladder, now, check)
+    ids = [pk for pk in ids if pk not in known or pk in left]
+    if not ids:
+        return promotions
     rows = (
         Member.objects.filter(pk__in=ids_in(ids))
         .order_by()
         .values_list("pk", "point_balance__lifetime", "member_level__level_id", "member_level__below_since")
     )
-    check = _ActivityCheck(ids, timezone.localdate(now))
     new_rows: list[MemberLevel] = []
     moving_up: dict[int, list[int]] = {}
-    promotions: list[LevelChange] = []
     mark_below: list[int] = []
     clear_below: list[int] = []
     for member_id, lifetime, level_id, below_since in rows:
@@ -269,7 +337,7 @@ def level_reached_key(*, member_id: int, level_id: int, reached_at: datetime) ->
     return f"{LEVEL_REACHED}:{member_id}:{level_id}:{reached_at.timestamp():.6f}"
 
 
-def _announce(promotions: list[LevelChange], reached_at: datetime) -> None:
+def _announce(promotions: list[LevelChange], reached_at: datetime, *, members: Mapping[int, Member]) -> None:
     """Tell promoted members and put the promotions on the stream (badges read "level_reached")."""
     newsworthy = [change for change in promotions if change.after and _is_level_up(change.before, change.after)]
     if not newsworthy:
@@ -277,29 +345,29 @@ def _announce(promotions: list[LevelChange], reached_at: datetime) -> None:
     inline = len(newsworthy) <= ANNOUNCE_INLINE_MAX
     # Messages sent here need each member's user; a worker sends the rest and loads its own, and the stream
     # needs no more than the member's id and time zone (the hooks on it, point rules and badges, go by ids).
-    members_query = Member.objects.select_related("user") if inline else Member.objects.only("id", "time_zone")
-    members = {
-        member.pk: member for member in members_query.filter(pk__in=ids_in([change.member_id for change in newsworthy]))
-    }
+    # Members the caller holds are not loaded again.
+    known = {change.member_id: members[change.member_id] for change in newsworthy if change.member_id in members}
+    missing = [change.member_id for change in newsworthy if change.member_id not in known]
+    if missing:
+        members_query = Member.objects.select_related("user") if inline else Member.objects.only("id", "time_zone")
+        known.update((member.pk, member) for member in members_query.filter(pk__in=ids_in(missing)))
     now = timezone.now()
+    entries = [
+        community_services.ActivityInput(
+            member=known[change.member_id],
+            verb=LEVEL_REACHED,
+            occurred_at=now,
+            target=change.after,
+            data={"level": change.after.name, "level_id": change.after.pk, "threshold": change.after.threshold},
+            dedupe_key=level_reached_key(member_id=change.member_id, level_id=change.after.pk, reached_at=reached_at),
+        )
+        for change in newsworthy
+        if change.after is not None
+    ]
     # One insert for everyone promoted together (a bulk award can promote hundreds); hooks still see each one.
-    # Keyed, so the rows go through the stream's keyed insert (one statement, no ORM objects to build).
-    community_services.activities_record_bulk(
-        entries=[
-            community_services.ActivityInput(
-                member=members[change.member_id],
-                verb=LEVEL_REACHED,
-                occurred_at=now,
-                target=change.after,
-                data={"level": change.after.name, "level_id": change.after.pk, "threshold": change.after.threshold},
-                dedupe_key=level_reached_key(
-                    member_id=change.member_id, level_id=change.after.pk, reached_at=reached_at
-                ),
-            )
-            for change in newsworthy
-            if change.after is not None
-        ]
-    )
+    # Keyed, so the rows go through the stream's keyed insert (one statement, no ORM objects to build; a single
+    # promotion's row is one prepared statement).
+    community_services.activities_record_bulk(entries=entries)
     domain_events.publish_many(
         "level.changed",
         [
@@ -311,7 +379,7 @@ def _announce(promotions: list[LevelChange], reached_at: datetime) -> None:
     )
     pairs = [(change.member_id, change.after.pk) for change in newsworthy if change.after is not None]
     if inline:
-        _notify_promoted(pairs, members=members)
+        _notify_promoted(pairs, members=known, levels={change.after.pk: change.after for change in newsworthy})
         return
     # A bulk award can promote hundreds at once: their messages are written by a worker once this commits, so
     # the award itself stays quick.
@@ -343,8 +411,11 @@ def _publish_level_changed(*, member_id: int, level: Level | None, previous: Lev
     )
 
 
-def _notify_promoted(pairs: Sequence[tuple[int, int]], *, members: dict[int, Member]) -> int:
-    levels = Level.objects.in_bulk({level_id for _member_id, level_id in pairs})
+def _notify_promoted(
+    pairs: Sequence[tuple[int, int]], *, members: dict[int, Member], levels: Mapping[int, Level] | None = None
+) -> int:
+    if levels is None:
+        levels = Level.objects.in_bulk({level_id for _member_id, level_id in pairs})
     url = reverse("rewards:points")
     sent = 0
     for member_id, level_id in pairs:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from community.db import prepared_cursor
 from community.errors import ServiceError
 from community.models import Activity
 from community.services import audit_record, model_snapshot
@@ -126,7 +127,7 @@ def _lock_member_points(member_id: int) -> None:
     order of locks is always the same): two activities racing can then never both squeeze under a cap."""
     # SQLite has no row locks (it serialises every write transaction anyway).
     lock = f"{_LOCK_BALANCE} FOR UPDATE" if connection.features.has_select_for_update else _LOCK_BALANCE
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(lock, [member_id])
         if cursor.fetchone() is not None:
             return
@@ -134,16 +135,48 @@ def _lock_member_points(member_id: int) -> None:
         cursor.execute(lock, [member_id])
 
 
+# PostgreSQL: the lock and the count in one statement. The count reads the statement's snapshot, taken before
+# the lock was granted, so it misses a posting the lock waited for. Every posting moves the balance row, so that
+# shows as the locked row being a newer version (another ctid) than the one the snapshot sees; then the count is
+# run again, now that the lock is held. Otherwise no posting for the member committed since the snapshot.
+_LOCK_AND_COUNT = (
+    f"SELECT b.ctid = (SELECT s.ctid FROM {PointBalance._meta.db_table} s WHERE s.member_id = b.member_id), c.* "  # noqa: S608
+    f"FROM {PointBalance._meta.db_table} b CROSS JOIN LATERAL ({_EARLIER_AWARDS}) c "
+    "WHERE b.member_id = %s FOR UPDATE OF b"
+)
+
+
+def _earlier_awards(*, member_id: int, rule_id: int, week_prefix: str, day_prefix: str, key: str) -> Sequence[Any]:
+    """(total, this week, today, last award time) of the rule's earlier awards to the member, counted while
+    holding the member's balance row (see `_lock_member_points`)."""
+    params = [f"{week_prefix}%", f"{day_prefix}%", member_id, rule_id, key]
+    with prepared_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_LOCK_AND_COUNT, [*params, member_id])
+            row = cursor.fetchone()
+            if row is None:  # no balance row yet: create it (this transaction then holds it) and ask again
+                PointBalance.objects.bulk_create([PointBalance(member_id=member_id)], ignore_conflicts=True)
+                cursor.execute(_LOCK_AND_COUNT, [*params, member_id])
+                row = cursor.fetchone()
+            if row is not None and row[0]:
+                return row[1:]
+            if row is None:
+                _lock_member_points(member_id)
+        else:
+            _lock_member_points(member_id)
+        cursor.execute(_EARLIER_AWARDS, params)
+        return cursor.fetchone()
+
+
 def _within_limits(rule: PointRule, activity: Activity, key: str) -> bool:
     if not _has_limits(rule):
         return True
-    _lock_member_points(activity.member_id)
     week_prefix = _week_prefix(rule.pk, activity.local_date)
     day_prefix = f"{week_prefix}{activity.local_date.isoformat()}:"
     # Earlier awards of this rule; this activity's own entry (if evaluated before) does not count against it.
-    with connection.cursor() as cursor:
-        cursor.execute(_EARLIER_AWARDS, [f"{week_prefix}%", f"{day_prefix}%", activity.member_id, rule.pk, key])
-        total, this_week, today, last_at = cursor.fetchone()
+    total, this_week, today, last_at = _earlier_awards(
+        member_id=activity.member_id, rule_id=rule.pk, week_prefix=week_prefix, day_prefix=day_prefix, key=key
+    )
     if isinstance(last_at, str):  # SQLite hands back text
         last_at = datetime.fromisoformat(last_at)
         last_at = last_at if timezone.is_aware(last_at) else timezone.make_aware(last_at, UTC)

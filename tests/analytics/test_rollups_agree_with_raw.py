@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from analytics.models import DaySegment, DayVerb, MemberDay, MemberWeek
+from analytics.models import CohortCell, DaySegment, DayVerb, MemberDay
 from analytics.services.rollups import cohorts_recompute, rollups_rebuild
 from community.models import Activity
 from members.models import Member
@@ -84,21 +84,36 @@ def test_member_days_day_segments_and_verbs_match_the_raw_stream(seed):
         assert row.members == raw_rows.values("member_id").distinct().count()
 
 
-def test_cohort_member_weeks_match_the_raw_stream():
+def _raw_cells() -> set[tuple[date, int, int, int]]:
+    """The cohort cells computed from the raw stream: (cohort week, week after joining, at least n active days,
+    members), one per threshold from 1 to the most active days any member of the cell had."""
+    from analytics.services.rollups import program_zone
+
+    weeks = defaultdict(set)
+    join_weeks = {}
+    for member_id, day in Activity.objects.values_list("member_id", "local_date").distinct():
+        join_day = Member.objects.get(pk=member_id).joined_at.astimezone(program_zone()).date()
+        join_weeks[member_id] = join_day - timedelta(days=join_day.weekday())
+        since = (day - join_day).days
+        if 0 <= since < 13 * 7:
+            weeks[(member_id, since // 7)].add(day)
+    per_cell = defaultdict(list)
+    for (member_id, index), days in weeks.items():
+        per_cell[(join_weeks[member_id], index)].append(len(days))
+    return {
+        (week, index, n, sum(1 for days in counts if days >= n))
+        for (week, index), counts in per_cell.items()
+        for n in range(1, max(counts) + 1)
+    }
+
+
+def test_cohort_cells_match_the_raw_stream():
     make_world(3)
     rollups_rebuild(start=date(2025, 12, 1), end=date(2026, 3, 31))
     cohorts_recompute()
-    from analytics.services.rollups import program_zone
-
-    expected = defaultdict(set)
-    for member_id, day in Activity.objects.values_list("member_id", "local_date").distinct():
-        member = Member.objects.get(pk=member_id)
-        join_day = member.joined_at.astimezone(program_zone()).date()
-        since = (day - join_day).days
-        if 0 <= since < 13 * 7:
-            expected[(member_id, since // 7)].add(day)
-    stored = {(w.member_id, w.week_index): w.active_days for w in MemberWeek.objects.all()}
-    assert stored == {key: len(days) for key, days in expected.items()}
+    expected = _raw_cells()
+    assert expected
+    assert set(CohortCell.objects.values_list("cohort_week", "week_index", "min_active_days", "members")) == expected
 
 
 def test_a_rebuild_removes_days_whose_activity_is_gone():
@@ -169,7 +184,7 @@ def test_rebuilding_a_middle_range_keeps_previous_days_and_later_windows_exact()
 
 def _snapshot():
     """Every rollup table as comparable values (no ids or timestamps)."""
-    from analytics.models import Cohort, CohortCell
+    from analytics.models import Cohort
 
     return {
         "member_days": set(
@@ -193,7 +208,6 @@ def _snapshot():
             )
             for row in DaySegment.objects.all()
         },
-        "member_weeks": set(MemberWeek.objects.values_list("member_id", "cohort_week", "week_index", "active_days")),
         "cohorts": set(Cohort.objects.values_list("week", "size")),
         "cells": set(CohortCell.objects.values_list("cohort_week", "week_index", "min_active_days", "members")),
     }
@@ -201,8 +215,8 @@ def _snapshot():
 
 @pytest.mark.parametrize("seed", [11, 12])
 def test_short_rebuilds_after_a_full_rebuild_equal_a_full_rebuild(seed):
-    """The nightly path (a day or a few rewritten in place, member-weeks refreshed for those days only) ends where
-    a full rebuild of the same stream ends, table by table, after the stream changed on those days."""
+    """The nightly path (a day or a few rewritten in place, later previous days fixed) ends where a full rebuild of
+    the same stream ends, table by table, after the stream changed on those days."""
     members = make_world(seed)
     rng = random.Random(seed)
     rollups_rebuild(start=START, end=END)
@@ -224,39 +238,32 @@ def test_short_rebuilds_after_a_full_rebuild_equal_a_full_rebuild(seed):
 
 
 def test_a_short_rebuild_after_member_days_were_lost_rebuilds_everything():
-    """Member-days and member-weeks are unlogged on PostgreSQL (emptied after a crash): the next short rebuild
-    notices and ends where a full rebuild ends, instead of rolling up a few days without their history."""
+    """Member-days are unlogged on PostgreSQL (emptied after a crash): the next short rebuild notices and ends where
+    a full rebuild ends, instead of rolling up a few days without their history."""
     from analytics.services.rollups import rollups_rebuild_all
 
     make_world(14)
     rollups_rebuild_all()
     expected = _snapshot()
-    assert expected["member_weeks"]
+    assert expected["cells"]
     MemberDay.objects.all().delete()
-    MemberWeek.objects.all().delete()
     rollups_rebuild(start=END - timedelta(days=2), end=END)
     after = _snapshot()
     # The lost tables are whole again; the range asked for and every other rollup agree with the full rebuild.
     assert after == expected
 
 
-def test_member_weeks_stay_exact_through_short_rebuilds():
+def test_cohort_cells_stay_exact_through_short_rebuilds():
     make_world(13)
     rollups_rebuild(start=date(2025, 12, 1), end=date(2026, 3, 31))
     day = date(2026, 1, 20)
     # Every activity of the day goes: the members' weeks through that day lose a day (or disappear).
     Activity.objects.filter(local_date=day).delete()
     rollups_rebuild(start=day, end=day, cohorts=False)
-    from analytics.services.rollups import program_zone
-
-    expected = defaultdict(set)
-    for member_id, active_on in Activity.objects.values_list("member_id", "local_date").distinct():
-        join_day = Member.objects.get(pk=member_id).joined_at.astimezone(program_zone()).date()
-        since = (active_on - join_day).days
-        if 0 <= since < 13 * 7:
-            expected[(member_id, since // 7)].add(active_on)
-    stored = {(w.member_id, w.week_index): w.active_days for w in MemberWeek.objects.all()}
-    assert stored == {key: len(days) for key, days in expected.items()}
+    cohorts_recompute()
+    assert set(CohortCell.objects.values_list("cohort_week", "week_index", "min_active_days", "members")) == (
+        _raw_cells()
+    )
 
 
 def test_partial_member_day_indexes_cover_what_the_readers_look_up():
@@ -264,10 +271,11 @@ def test_partial_member_day_indexes_cover_what_the_readers_look_up():
     from django.db.models import Q
 
     from analytics.selectors.funnel import ACTIVE_AFTER_FROM, ACTIVE_AFTER_TO
+    from analytics.services.rollup_sql import COHORT_DAYS
     from analytics.services.rollups import RETURN_DAYS
 
     conditions = {index.name: index.condition for index in MemberDay._meta.indexes}
     assert conditions["analytics_memberday_since"] == Q(days_since_join__in=list(RETURN_DAYS))
-    assert conditions["analytics_memberday_joined"] == Q(
-        days_since_join__gte=ACTIVE_AFTER_FROM, days_since_join__lte=ACTIVE_AFTER_TO
-    )
+    # The cohort cells read days 0 … 90 after joining (13 weeks); the funnel's days 30 … 59 lie inside them.
+    assert conditions["analytics_memberday_cohort"] == Q(days_since_join__gte=0, days_since_join__lte=COHORT_DAYS - 1)
+    assert 0 <= ACTIVE_AFTER_FROM <= ACTIVE_AFTER_TO <= COHORT_DAYS - 1

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from community.errors import ServiceError
 from members.models import Application
 from members.services.applications import application_submit
 from members.services.decisions import application_decide
+from tests.concurrency import at_once
 from tests.factories import MemberFactory, staff_member
 from tests.members.factories import ApplicationFactory, RoundFactory, good_answers, standard_round
 
@@ -21,23 +17,6 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are proven on PostgreSQL"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def at_once(count: int, fn: Callable[[int], Any]) -> list[Any]:
-    """Run fn(0..count-1) in `count` threads released together; exceptions are returned, not raised."""
-    barrier = threading.Barrier(count)
-
-    def work(index: int) -> Any:
-        try:
-            barrier.wait()
-            return fn(index)
-        except Exception as exc:  # asserted on by the test
-            return exc
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(work, range(count)))
 
 
 def test_two_operators_accepting_the_last_place_at_once_exactly_one_succeeds():

@@ -216,3 +216,62 @@ def test_the_quick_query_check_agrees_with_the_serializer(query):
         with pytest.raises(ValidationError) as refused:
             _board_query(params)
         assert refused.value.detail == expected.errors
+
+
+# --- the live board's answer and its cost -----------------------------------------------------------------
+
+
+def _expected_body(board, standing) -> bytes:
+    """The answer as the view built it before the top rows were kept encoded: the whole dict, in one dump."""
+    import orjson
+
+    from community.api.renderers import OPTIONS
+
+    body = {
+        "period": board.period.kind,
+        "key": board.period.key,
+        "segment": board.segment,
+        "source": board.source,
+        "total": board.total,
+        "entries": [
+            {"rank": r.rank, "member": {"id": r.member_id, "display_name": r.display_name}, "points": r.points}
+            for r in board.rows
+        ],
+        "me": {"rank": standing.rank, "points": standing.points},
+    }
+    return orjson.dumps(body, option=OPTIONS)
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; indent=4"])
+def test_the_answer_is_the_same_bytes_read_after_read(api_member, boards, standings, member, accept):
+    from rewards.selectors.leaderboards import leaderboard_with_standing
+
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    first = api_member.get(BOARD, {"period": "week", "limit": 3}, **headers)
+    second = api_member.get(BOARD, {"period": "week", "limit": 3}, **headers)
+    expected = _expected_body(*leaderboard_with_standing(member=member, period_kind="week", limit=3))
+    assert first.content == second.content == expected
+    assert first["Content-Type"] == "application/json"
+
+
+def test_the_browsable_api_still_shows_the_board(api_member, boards, standings):
+    response = api_member.get(BOARD, {"period": "week"}, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert b"&quot;entries&quot;" in response.content or b'"entries"' in response.content
+    assert api_member.get(BOARD, {"format": "api"}).status_code == 200
+
+
+def test_a_token_caller_costs_one_query_for_the_token_and_none_for_the_board(
+    redis_boards, standings, member, django_assert_num_queries, settings
+):
+    from community.services import api_token_create
+
+    settings.API_TOKEN_CACHE_SECONDS = 0  # the token is looked up on every call
+    _token, raw = api_token_create(user=member.user, name="board reader")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get(BOARD, {"period": "week"}).status_code == 200  # first use: last_used_at, display names
+    for period in ("week", "week", "all"):
+        with django_assert_num_queries(1):
+            body = client.get(BOARD, {"period": period}).json()
+        assert body["source"] == "redis" and len(body["entries"]) == 5 and body["me"]["points"] == 20

@@ -81,6 +81,21 @@ def test_a_key_twice_in_one_call_awards_once_as_first_given(member):
     assert _balances([member]) == [(6, 6)]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the look-up of used keys is PostgreSQL's")
+def test_a_key_taken_after_the_look_up_is_skipped_and_moves_nothing(member, other_member, monkeypatch):
+    from rewards.services import ledger_bulk
+
+    points_award(member=other_member, amount=4, reason="x", idempotency_key="taken")
+    monkeypatch.setattr(ledger_bulk, "_used_keys", lambda keys: set())  # as if taken just after the look-up
+    awards = [
+        BulkAward(member_id=member.pk, amount=3, idempotency_key="taken", reason="x"),
+        BulkAward(member_id=member.pk, amount=2, idempotency_key="new", reason="x"),
+    ]
+    assert points_award_bulk(awards=awards) == 1
+    assert _balances([member, other_member]) == [(2, 2), (4, 4)]
+    assert PointEntry.objects.get(idempotency_key="taken").member_id == other_member.pk
+
+
 def test_bulk_payloads_match_a_single_award(member, other_member, django_capture_on_commit_callbacks):
     from community import domain_events
 
