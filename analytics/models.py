@@ -16,9 +16,14 @@ from django.utils.translation import gettext_lazy as _
 class MemberDay(models.Model):
     """One member active on one local day (the member's own time zone): the base of DAU/WAU/MAU and retention."""
 
+    # Keyed by day first, not member: a day's rollup writes its rows next to each other at the end of this key
+    # (no surrogate id to draw and index as well), a full rebuild sorts a date and a number, and "members active on
+    # these days" reads the key alone. Nothing looks member-days up by member: a member's previous active day comes
+    # from the stream's (member, day) index.
+    pk = models.CompositePrimaryKey("day", "member")
     # Derived rows, rewritten by every rebuild: deleting a member deletes them (on_delete), but the column is not a
     # database foreign key, so a rebuild writes millions of rows without a per-row constraint trigger. No index
-    # leads with it (see Meta): deleting a member scans this table, a rare operator action traded for a nightly
+    # leads with it (see the key): deleting a member scans this table, a rare operator action traded for a nightly
     # rollup that writes every active member's day.
     member = models.ForeignKey(
         "members.Member", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
@@ -39,12 +44,6 @@ class MemberDay(models.Model):
     class Meta:
         verbose_name = _("member day")
         verbose_name_plural = _("member days")
-        constraints = [
-            # Day first, not member: a day's rollup appends its rows at the end of this index, a full rebuild sorts a
-            # date and a number, and "members active on these days" reads the index alone. Nothing looks member-days
-            # up by member: a member's previous active day comes from the stream's (member, day) index.
-            models.UniqueConstraint(fields=["day", "member"], name="analytics_memberday_day_member"),
-        ]
         indexes = [
             # Partial: only the member-days the readers look up by days since joining (D1/D7/D30 retention; keep in
             # step with `RETURN_DAYS`), so the nightly rollup updates a fraction of this index.

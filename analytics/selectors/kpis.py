@@ -178,7 +178,7 @@ def retention_counts(period: Period, scope: Scope) -> dict[int, tuple[int, int]]
         # range of (days_since_join, day): one short scan of that index per N.
         after = timedelta(days=n)
         retained_filters[f"d{n}"] = Count(
-            "pk", filter=Q(days_since_join=n, day__gte=period.start + after, day__lte=last_join + after)
+            "day", filter=Q(days_since_join=n, day__gte=period.start + after, day__lte=last_join + after)
         )
         day_n |= Q(days_since_join=n, day__gte=period.start + after, day__lte=period.end + after)
     size_row = members.aggregate(**sizes)

@@ -116,7 +116,7 @@ def cohort_cell_members(*, cohort_week: date, week_index: int, min_active_days: 
         days_since_join__gte=first,
         days_since_join__lte=last,
     )
-    counted = in_week.values("member_id").annotate(n=Count("pk")).filter(n__gte=min_active_days)
+    counted = in_week.values("member_id").annotate(n=Count("day")).filter(n__gte=min_active_days)
     # One member's days in that week: one of 13 calendar days (the cohort's join days Monday … Sunday, plus the
     # week), each an exact probe of the (day, member) index.
     span = [cohort_week + timedelta(days=first + offset) for offset in range(13)]
@@ -126,7 +126,7 @@ def cohort_cell_members(*, cohort_week: date, week_index: int, min_active_days: 
         )
         .order_by()
         .values("member_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("day"))
         .values("n")
     )
     return (

@@ -50,32 +50,41 @@ def _indexes_drop(model: Any) -> list[str]:
     ]
 
 
-# The member-days of the range in (member, day) order from one sort of the stream (the previous active day is the
-# row before), with their verbs as arrays for the per-verb counts; every table of the rebuild is loaded from it.
+# The member-days of the range from one pass over the stream in index order (`keys`: by member, or by day; with the
+# window the previous active day is the member's row before), with their verbs as arrays for the per-verb counts.
 # The verbs are aggregated in the sorted subquery's order (byte order, "C": the cheap comparison, and the order of
 # the database's UTF-8 collation); the two arrays are aggregated over the same rows, so their items stay aligned.
 SOURCE_SQL = """
     SELECT x.member_id, x.day, m.segment, x.actions, x.verbs, x.verb_list, x.verb_counts, {prev} AS prev_day,
-           {join} AS joined_on, (x.day - {join}) AS days_since_join
+           m.joined_on, (x.day - m.joined_on) AS days_since_join
     FROM (
         SELECT v.member_id, v.local_date AS day, SUM(v.n)::integer AS actions,
                ',' || string_agg(v.verb, ',') || ',' AS verbs,
-               array_agg(v.verb) AS verb_list, array_agg(v.n) AS verb_counts,
-               LAG(v.local_date) OVER (PARTITION BY v.member_id ORDER BY v.local_date) AS prev_day
+               array_agg(v.verb) AS verb_list, array_agg(v.n) AS verb_counts{window}
         FROM (
-            SELECT a.member_id, a.local_date, a.verb COLLATE "C" AS verb, COUNT(*) AS n FROM community_activity a
+            SELECT {keys}, a.verb COLLATE "C" AS verb, COUNT(*) AS n FROM community_activity a
             WHERE a.local_date >= %(start)s AND a.local_date <= %(end)s
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ) AS v
-        GROUP BY v.member_id, v.local_date
+        GROUP BY {keys}
     ) AS x {members}
 """
-# A full rebuild reads every member: one hash of the members table.
-FRESH_MEMBERS_SQL = "JOIN members_member m ON m.id = x.member_id"
-# A few days read a fraction of them: each looked up by key (OFFSET 0 keeps the lookup from being turned into a
-# join that hashes the whole table).
+# The order the stream is grouped in: a full rebuild's, by member (its index `activity_member_day_verb`), and a
+# shorter range's, by day (below).
+BY_MEMBER = "member_id, local_date"
+BY_DAY = "local_date, member_id"
+WINDOW_SQL = ", LAG(v.local_date) OVER (PARTITION BY v.member_id ORDER BY v.local_date) AS prev_day"
+# A full rebuild reads every member, in key order beside the member-days. Each member's join day is computed once
+# in the members' own scan (OFFSET 0 keeps it there: a time zone conversion per member-day was seconds of a
+# rebuild).
+FRESH_MEMBERS_SQL = (
+    "JOIN (SELECT m.id, m.segment, {join} AS joined_on FROM members_member m OFFSET 0) AS m ON m.id = x.member_id"
+)
+# A few days read a fraction of them: each looked up by key, from the members' narrow covering index
+# (`member_rollup_columns`; OFFSET 0 keeps the lookup from being turned into a join that hashes the whole table).
 FEW_MEMBERS_SQL = (
-    "CROSS JOIN LATERAL (SELECT m.segment, m.joined_at FROM members_member m WHERE m.id = x.member_id OFFSET 0) AS m"
+    "CROSS JOIN LATERAL (SELECT m.segment, {join} AS joined_on FROM members_member m WHERE m.id = x.member_id"
+    " OFFSET 0) AS m"
 )
 
 
@@ -101,15 +110,23 @@ FRESH_LOAD_SQL = """
 """
 
 
-# A shorter range, in one statement: the range's stored member-days are read once (a full rebuild leaves a day's
-# rows spread over the whole table, in member order) and compared with the new ones, so only the rows that changed
-# are written: the new ones inserted, the changed ones updated, those whose activity has gone removed. The previous
-# active day of a member's first day in the range is their last active day before it. The day-verbs are written and
-# the per-day counts returned with how many rows were written or removed.
+# A shorter range reads its days from the stream's (day, member, verb) index alone (`activity_day_member_verb`): a
+# day's rows arrive grouped by member with their verbs in byte order, so both groupings stream without a hash or a
+# sort, and members are looked up in key order. Only a range of several days needs the window that carries a
+# member's previous day from one of their days to the next (and its sort by member).
+
+
+# A shorter range, in one statement: the range's stored member-days are read once and compared with the new ones in
+# one join, so only the rows that changed are written: the new ones inserted, the changed ones updated, those whose
+# activity has gone removed (`changes` has no new day for them). The previous active day of a member's first day in
+# the range is their last active day before it. The day-verbs are written and the per-day counts returned.
 # The update and the delete find their rows by the row address read with them (`ctid`, one probe each), not by key:
 # a join by key let the planner hash the whole member-day table to remove no row. Every part of the statement sees
-# the same snapshot and the three writes touch disjoint rows; rollup writers take turns
-# (`rollups._serialize_writers`), and a row deleted meanwhile with its member is skipped by the update and delete.
+# the same snapshot and the writes touch disjoint rows; rollup writers take turns (`rollups._serialize_writers`),
+# and a row deleted meanwhile with its member is skipped by the update and delete.
+# A member with a day added to or removed from the range may have a new previous day on their first day after it
+# (`later`): their last day in the range, else their last active day before it. No other later row can change: its
+# previous day is after the range, or its member has the same days in the range as before.
 RANGE_LOAD_SQL = """
     WITH g AS MATERIALIZED ({source}),
     stored AS MATERIALIZED (
@@ -117,27 +134,37 @@ RANGE_LOAD_SQL = """
         WHERE d.day >= %(start)s AND d.day <= %(end)s
     ),
     changes AS MATERIALIZED (
-        SELECT s.row_id, g.member_id, g.day, {new_columns}
-        FROM g LEFT JOIN stored s ON s.member_id = g.member_id AND s.day = g.day
-        WHERE s.member_id IS NULL OR {changed}
+        SELECT s.row_id, COALESCE(g.member_id, s.member_id) AS member_id, g.day, {new_columns}
+        FROM g FULL JOIN stored s ON s.member_id = g.member_id AND s.day = g.day
+        WHERE g.member_id IS NULL OR s.member_id IS NULL OR {changed}
     ),
     gone AS (
-        DELETE FROM {member_days} d
-        WHERE d.ctid = ANY (ARRAY(
-            SELECT s.row_id FROM stored s
-            WHERE NOT EXISTS (SELECT 1 FROM g WHERE g.member_id = s.member_id AND g.day = s.day)
-        ))
-        RETURNING d.member_id
+        DELETE FROM {member_days} d WHERE d.ctid = ANY (ARRAY(SELECT row_id FROM changes WHERE day IS NULL))
     ),
     inserted AS (
         INSERT INTO {member_days} (member_id, day, {columns})
         SELECT member_id, day, {columns} FROM changes WHERE row_id IS NULL
-        RETURNING member_id
     ),
     updated AS (
         UPDATE {member_days} t SET {update} FROM changes c
-        WHERE t.ctid = ANY (ARRAY(SELECT row_id FROM changes WHERE row_id IS NOT NULL)) AND c.row_id = t.ctid
-        RETURNING t.member_id
+        WHERE t.ctid = ANY (ARRAY(SELECT row_id FROM changes WHERE row_id IS NOT NULL AND day IS NOT NULL))
+          AND c.row_id = t.ctid
+    ),
+    moved AS MATERIALIZED (
+        SELECT l.row_id, COALESCE(MAX(g.day), {earlier}) AS last
+        FROM (
+            SELECT t.ctid AS row_id, t.member_id, t.prev_day FROM {member_days} t
+            WHERE t.day > %(end)s AND (t.prev_day IS NULL OR t.prev_day <= %(end)s)
+              AND t.member_id IN (SELECT member_id FROM changes WHERE row_id IS NULL OR day IS NULL)
+        ) AS l
+        LEFT JOIN g ON g.member_id = l.member_id
+        GROUP BY l.row_id, l.member_id, l.prev_day
+        HAVING l.prev_day IS DISTINCT FROM COALESCE(MAX(g.day), {earlier})
+    ),
+    later AS (
+        UPDATE {member_days} t SET prev_day = m.last FROM moved m
+        WHERE t.ctid = ANY (ARRAY(SELECT row_id FROM moved)) AND m.row_id = t.ctid
+        RETURNING t.day
     ),
     day_verbs AS (
         INSERT INTO {day_verbs} (day, segment, verb, members, actions)
@@ -145,18 +172,24 @@ RANGE_LOAD_SQL = """
         FROM (SELECT day, segment, unnest(verb_list) AS verb, unnest(verb_counts) AS n FROM g) AS u
         GROUP BY day, segment, verb
     )
-    SELECT (SELECT COUNT(*) FROM inserted) + (SELECT COUNT(*) FROM updated) + (SELECT COUNT(*) FROM gone),
-           (SELECT json_agg(counts) FROM ({gaps} GROUP BY 1, 2, 3) AS counts)
+    SELECT (SELECT json_agg(counts) FROM ({gaps} GROUP BY 1, 2, 3) AS counts),
+           (SELECT array_agg(DISTINCT day ORDER BY day) FROM later)
 """
 
 
-def _range_load(start: date, end: date) -> tuple[bool, dict[tuple[date, str], dict[str, Any]]]:
-    """Rewrite the member-days and day-verbs of start … end (PostgreSQL, day-verbs emptied for the range). Returns
-    whether a member-day was written or removed, and the per-day counts of `_days_by_gap`."""
+def _range_load(start: date, end: date) -> tuple[dict[tuple[date, str], dict[str, Any]], list[date]]:
+    """Rewrite the member-days and day-verbs of start … end (PostgreSQL, day-verbs emptied for the range), and the
+    previous day of the later member-days that it moves. Returns the per-day counts of `_days_by_gap` and the later
+    days whose member-days were changed. (Data-modifying parts of a statement run to completion, read or not.)"""
     join_sql, _params = _join_day_sql()
     earlier = PREVIOUS_DAY_SQL.format(member="x.member_id", before="%(start)s")
+    if start == end:
+        window, prev = ", NULL::date AS prev_day", earlier
+    else:
+        window, prev = WINDOW_SQL, f"COALESCE(x.prev_day, {earlier})"
+    source = SOURCE_SQL.format(keys=BY_DAY, prev=prev, window=window, members=FEW_MEMBERS_SQL.format(join=join_sql))
     sql = RANGE_LOAD_SQL.format(
-        source=SOURCE_SQL.format(join=join_sql, prev=f"COALESCE(x.prev_day, {earlier})", members=FEW_MEMBERS_SQL),
+        source=source,
         member_days=MemberDay._meta.db_table,
         day_verbs=DayVerb._meta.db_table,
         columns=", ".join(MEMBER_DAY_COLUMNS),
@@ -164,12 +197,13 @@ def _range_load(start: date, end: date) -> tuple[bool, dict[tuple[date, str], di
         new_columns=", ".join(f"g.{column}" for column in MEMBER_DAY_COLUMNS),
         update=", ".join(f"{column} = c.{column}" for column in MEMBER_DAY_COLUMNS),
         changed=" OR ".join(_distinct_sql(f"s.{column}", f"g.{column}") for column in MEMBER_DAY_COLUMNS),
+        earlier=PREVIOUS_DAY_SQL.format(member="l.member_id", before="%(start)s"),
         gaps=_gap_select_sql("g").replace("%s", "%(check_in)s"),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, {"start": start, "end": end, "check_in": f"%,{CHECK_IN_VERB},%"})
-        changed, counts = cursor.fetchone()
-    return bool(changed), _gap_rows_parse([tuple(row.values()) for row in counts or []])
+        counts, later = cursor.fetchone()
+    return _gap_rows_parse([tuple(row.values()) for row in counts or []]), list(later or [])
 
 
 def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]]:
@@ -177,7 +211,9 @@ def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]
     counts of `_days_by_gap`, computed in the same pass."""
     join_sql, _params = _join_day_sql()
     rebuild_indexes = _indexes_drop(MemberDay)
-    source = SOURCE_SQL.format(join=join_sql, prev="x.prev_day", members=FRESH_MEMBERS_SQL)
+    source = SOURCE_SQL.format(
+        keys=BY_MEMBER, prev="x.prev_day", window=WINDOW_SQL, members=FRESH_MEMBERS_SQL.format(join=join_sql)
+    )
     sql = FRESH_LOAD_SQL.format(
         source=FRESH_SOURCE,
         member_days=MemberDay._meta.db_table,

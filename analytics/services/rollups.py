@@ -353,13 +353,13 @@ def rollups_rebuild(*, start: date, end: date, actor: Any | None = None, cohorts
             _day_verbs_write(start, end, fresh=True)
         else:
             if _postgres():
-                changed, activity = _range_load(start, end)
+                activity, later = _range_load(start, end)
             else:
                 changed = _member_days_write(start, end, fresh=False)
                 _day_verbs_write(start, end, fresh=False)
-            # Later previous days can only move when some member-day of the range was written or removed.
-            if changed:
-                later = _later_prev_days_fix(end)
+                # Later previous days can only move when some member-day of the range was written or removed.
+                if changed:
+                    later = _later_prev_days_fix(end)
         _day_segments_write(start, end, now, activity)
         _later_windows_refresh(end, later)
         if cohorts:
@@ -425,7 +425,8 @@ def cohorts_recompute() -> dict[str, int]:
         cursor.execute(
             f"""
             INSERT INTO {Cohort._meta.db_table} (week, size)
-            SELECT {_monday_sql(join_sql)}, COUNT(*) FROM members_member m WHERE m.joined_at IS NOT NULL
+            SELECT {_monday_sql("j.joined_on")}, COUNT(*)
+            FROM (SELECT {join_sql} AS joined_on FROM members_member m WHERE m.joined_at IS NOT NULL OFFSET 0) AS j
             GROUP BY 1
             """  # noqa: S608
         )
