@@ -81,15 +81,3 @@ class RowInsert:
             obj.pk = cursor.fetchone()[0]
         obj._state.adding = False
         obj._state.db = connection.alias
-
-
-class ByteOrder(models.Func):
-    """A text expression compared byte by byte: `COLLATE "C"` on PostgreSQL, `BINARY` (its default) on SQLite. An
-    index over it keeps its entries in the order the rollups aggregate verbs in (`analytics.services.rollup_loads`),
-    whatever the database's own collation. (Not a `Collate`: an index treats that as a wrapper of its column.)"""
-
-    template = '%(expressions)s COLLATE "C"'
-    arity = 1
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        return super().as_sql(compiler, connection, template="%(expressions)s COLLATE BINARY", **extra_context)

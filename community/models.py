@@ -3,11 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from community.db import ByteOrder
 
 
 class Activity(models.Model):
@@ -37,9 +35,7 @@ class Activity(models.Model):
             # With the verb, the rollups read a member's days from the index alone, already in (member, day) order:
             # a full rebuild of the analytics tables groups the stream without sorting it.
             models.Index(fields=["member", "local_date"], include=["verb"], name="activity_member_day_verb"),
-            # A day's rows in member order with their verbs in byte order, from the index alone: a day's rollup
-            # groups them by member and verb without hashing or sorting, and looks members up in that order.
-            models.Index(F("local_date"), F("member"), ByteOrder("verb"), name="activity_day_member_verb"),
+            models.Index(fields=["local_date", "verb"], name="activity_day_verb"),
             models.Index(fields=["verb", "-occurred_at"], name="activity_verb_time"),
         ]
         constraints = [

@@ -50,8 +50,8 @@ def _indexes_drop(model: Any) -> list[str]:
     ]
 
 
-# The member-days of the range from one pass over the stream in index order (`keys`: by member, or by day; with the
-# window the previous active day is the member's row before), with their verbs as arrays for the per-verb counts.
+# The member-days of the range from one pass over the stream in order (`keys`: by member, or by day; with the window
+# the previous active day is the member's row before), with their verbs as arrays for the per-verb counts.
 # The verbs are aggregated in the sorted subquery's order (byte order, "C": the cheap comparison, and the order of
 # the database's UTF-8 collation); the two arrays are aggregated over the same rows, so their items stay aligned.
 SOURCE_SQL = """
@@ -62,17 +62,31 @@ SOURCE_SQL = """
                ',' || string_agg(v.verb, ',') || ',' AS verbs,
                array_agg(v.verb) AS verb_list, array_agg(v.n) AS verb_counts{window}
         FROM (
-            SELECT {keys}, a.verb COLLATE "C" AS verb, COUNT(*) AS n FROM community_activity a
-            WHERE a.local_date >= %(start)s AND a.local_date <= %(end)s
-            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            SELECT a.member_id, a.local_date, a.verb, COUNT(*) AS n
+            FROM ({stream}) AS a
+            GROUP BY {keys}, a.verb ORDER BY {keys}, a.verb
         ) AS v
         GROUP BY {keys}
     ) AS x {members}
 """
-# The order the stream is grouped in: a full rebuild's, by member (its index `activity_member_day_verb`), and a
-# shorter range's, by day (below).
+# A full rebuild groups the stream by member, read in that order from its covering index
+# (`activity_member_day_verb`).
 BY_MEMBER = "member_id, local_date"
+FULL_STREAM_SQL = """
+    SELECT a.member_id, a.local_date, a.verb COLLATE "C" AS verb FROM community_activity a
+    WHERE a.local_date >= %(start)s AND a.local_date <= %(end)s
+"""
+# A shorter range groups it by day and member: its rows (next to each other in the table, the stream being written
+# in time order) are sorted once, so both groupings stream and members are looked up in key order; one day is
+# sorted by member first (a first sort key that is the same for every row costs a comparison more each time). The
+# sorted subquery keeps the planner from hashing the groups first and sorting them afterwards. An index in this
+# order would spare the sort, but inserting into it at a random place per row cost the event intake a fifth of its
+# throughput.
 BY_DAY = "local_date, member_id"
+RANGE_STREAM_SQL = """
+    SELECT a.member_id, a.local_date, a.verb COLLATE "C" AS verb FROM community_activity a
+    WHERE a.local_date >= %(start)s AND a.local_date <= %(end)s ORDER BY {order}, 3 OFFSET 0
+"""
 WINDOW_SQL = ", LAG(v.local_date) OVER (PARTITION BY v.member_id ORDER BY v.local_date) AS prev_day"
 # A full rebuild reads every member, in key order beside the member-days. Each member's join day is computed once
 # in the members' own scan (OFFSET 0 keeps it there: a time zone conversion per member-day was seconds of a
@@ -108,12 +122,6 @@ FRESH_LOAD_SQL = """
     )
     {gaps} GROUP BY 1, 2, 3
 """
-
-
-# A shorter range reads its days from the stream's (day, member, verb) index alone (`activity_day_member_verb`): a
-# day's rows arrive grouped by member with their verbs in byte order, so both groupings stream without a hash or a
-# sort, and members are looked up in key order. Only a range of several days needs the window that carries a
-# member's previous day from one of their days to the next (and its sort by member).
 
 
 # A shorter range, in one statement: the range's stored member-days are read once and compared with the new ones in
@@ -184,10 +192,16 @@ def _range_load(start: date, end: date) -> tuple[dict[tuple[date, str], dict[str
     join_sql, _params = _join_day_sql()
     earlier = PREVIOUS_DAY_SQL.format(member="x.member_id", before="%(start)s")
     if start == end:
-        window, prev = ", NULL::date AS prev_day", earlier
+        window, prev, keys, order = ", NULL::date AS prev_day", earlier, BY_MEMBER, "1, 2"
     else:
-        window, prev = WINDOW_SQL, f"COALESCE(x.prev_day, {earlier})"
-    source = SOURCE_SQL.format(keys=BY_DAY, prev=prev, window=window, members=FEW_MEMBERS_SQL.format(join=join_sql))
+        window, prev, keys, order = WINDOW_SQL, f"COALESCE(x.prev_day, {earlier})", BY_DAY, "2, 1"
+    source = SOURCE_SQL.format(
+        stream=RANGE_STREAM_SQL.format(order=order),
+        keys=keys,
+        prev=prev,
+        window=window,
+        members=FEW_MEMBERS_SQL.format(join=join_sql),
+    )
     sql = RANGE_LOAD_SQL.format(
         source=source,
         member_days=MemberDay._meta.db_table,
@@ -212,7 +226,11 @@ def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]
     join_sql, _params = _join_day_sql()
     rebuild_indexes = _indexes_drop(MemberDay)
     source = SOURCE_SQL.format(
-        keys=BY_MEMBER, prev="x.prev_day", window=WINDOW_SQL, members=FRESH_MEMBERS_SQL.format(join=join_sql)
+        stream=FULL_STREAM_SQL,
+        keys=BY_MEMBER,
+        prev="x.prev_day",
+        window=WINDOW_SQL,
+        members=FRESH_MEMBERS_SQL.format(join=join_sql),
     )
     sql = FRESH_LOAD_SQL.format(
         source=FRESH_SOURCE,
