@@ -422,11 +422,14 @@ def cohorts_recompute() -> dict[str, int]:
             # Millions of member-weeks are counted in one hash table: in memory, not in temporary files.
             cursor.execute("SET LOCAL work_mem = '1GB'")
         _empty(CohortCell, Cohort)
+        # Each member's join day is converted once (PostgreSQL would fold the subquery into the grouping, and
+        # convert it again for each use; SQLite knows no OFFSET without a LIMIT).
+        keep = "OFFSET 0" if _postgres() else ""
         cursor.execute(
             f"""
             INSERT INTO {Cohort._meta.db_table} (week, size)
             SELECT {_monday_sql("j.joined_on")}, COUNT(*)
-            FROM (SELECT {join_sql} AS joined_on FROM members_member m WHERE m.joined_at IS NOT NULL OFFSET 0) AS j
+            FROM (SELECT {join_sql} AS joined_on FROM members_member m WHERE m.joined_at IS NOT NULL {keep}) AS j
             GROUP BY 1
             """  # noqa: S608
         )
