@@ -23,20 +23,20 @@ from analytics.services.rollup_sql import (
 
 
 def _indexes_drop(model: Any) -> list[str]:
-    """Drop a table's secondary indexes and unique constraints (not its primary key); returns the statements that
-    create them again. Building an index once over a loaded table is many times cheaper than keeping it up to
-    date row by row through millions of inserts."""
+    """Drop a table's indexes, its primary key and unique constraints included; returns the statements that create
+    them again. Building an index once over a loaded table is many times cheaper than keeping it up to date row by
+    row through millions of inserts (for the member-days' key: 2 s against 10 s at 7.6M rows)."""
     table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
-            " AND contype = 'u' ORDER BY conname",
+            " AND contype IN ('p', 'u') ORDER BY contype, conname",
             [table],
         )
         constraints = cursor.fetchall()
         cursor.execute(
             "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-            " WHERE x.indrelid = %s::regclass AND NOT x.indisprimary AND NOT EXISTS"
+            " WHERE x.indrelid = %s::regclass AND NOT EXISTS"
             " (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) ORDER BY i.relname",
             [table],
         )
@@ -102,25 +102,33 @@ FEW_MEMBERS_SQL = (
 )
 
 
-# A full rebuild first stages the member-days in a temporary table (`FRESH_SOURCE`), then loads every table from it
-# in one statement, each part reading the staged rows afresh (a sequential scan each, no copy of them in between).
+# A full rebuild first stages the member-days in an unlogged table of its transaction (`FRESH_SOURCE`; a regular
+# table, not a temporary one, so that parallel workers can read it), then loads each table from it: the member-days
+# in one insert, the day-verbs and the per-day counts each grouped by parallel workers (a data-modifying statement
+# gets none, so the day-verbs are grouped into a temporary table first).
 # The member-days are written in (day, member) order, so each day's rows sit on neighbouring pages: the nightly
-# rollup compares a day's stored rows, and the readers read ranges of days.
+# rollup compares a day's stored rows, and the readers read ranges of days. They are sorted by one number made of
+# both (`DAY_MEMBER_ORDER`): sorting by (day, member) compared the member ids of nearly every pair, a day being
+# shared by a hundred thousand rows, and reached into each row to do it (15 s against 4 s at 7.6M rows).
 FRESH_SOURCE = "analytics_fresh_source"
-FRESH_LOAD_SQL = """
-    WITH g AS NOT MATERIALIZED (SELECT * FROM {source}),
-    member_days AS (
-        INSERT INTO {member_days} (member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day)
-        SELECT member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day FROM g
-        ORDER BY day, member_id
-    ),
-    day_verbs AS (
-        INSERT INTO {day_verbs} (day, segment, verb, members, actions)
-        SELECT day, segment, verb, COUNT(*), SUM(n)
-        FROM (SELECT day, segment, unnest(verb_list) AS verb, unnest(verb_counts) AS n FROM g) AS u
-        GROUP BY day, segment, verb
-    )
-    {gaps} GROUP BY 1, 2, 3
+FRESH_DAY_VERBS = "analytics_fresh_day_verbs"
+# The day's number in the high 32 bits, the member id's low 32 bits below it: (day, member) order for every
+# id below 2**32, and no overflow for any id (beyond that only the order of rows within a day loosens).
+DAY_MEMBER_ORDER = "((day - DATE '2000-01-01')::bigint << 32) + (member_id & 4294967295)"
+FRESH_MEMBER_DAYS_SQL = """
+    INSERT INTO {member_days} (member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day)
+    SELECT member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day FROM {source}
+    ORDER BY {day_member_order}
+"""
+FRESH_DAY_VERBS_SQL = """
+    CREATE TEMPORARY TABLE {day_verbs} ON COMMIT DROP AS
+    SELECT day, segment, verb, COUNT(*) AS members, SUM(n) AS actions
+    FROM (SELECT day, segment, unnest(verb_list) AS verb, unnest(verb_counts) AS n FROM {source}) AS u
+    GROUP BY day, segment, verb
+"""
+FRESH_DAY_VERBS_INSERT_SQL = """
+    INSERT INTO {day_verbs} (day, segment, verb, members, actions)
+    SELECT day, segment, verb, members, actions FROM {grouped}
 """
 
 
@@ -232,30 +240,33 @@ def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]
         window=WINDOW_SQL,
         members=FRESH_MEMBERS_SQL.format(join=join_sql),
     )
-    sql = FRESH_LOAD_SQL.format(
-        source=FRESH_SOURCE,
-        member_days=MemberDay._meta.db_table,
-        day_verbs=DayVerb._meta.db_table,
-        gaps=_gap_select_sql("g").replace("%s", "%(check_in)s"),
-    )
-    params = {"start": start, "end": end, "check_in": f"%,{CHECK_IN_VERB},%"}
+    params = {"start": start, "end": end}
     with connection.cursor() as cursor:
         # These statements sort and group millions of member-days: in memory rather than through
         # temporary files (a handful of sorts and hashes of this transaction, not of every connection).
         cursor.execute("SET LOCAL work_mem = '1GB'")
         cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
         # The stream is read in (member, day) order from its covering index (`activity_member_day_verb`), by the
-        # parallel workers of a CREATE TABLE AS (a data-modifying statement gets none), so it is grouped without
-        # being sorted and members are merged in the same order. The planner, which underestimates how many
-        # (member, day, verb) groups there are, would rather hash and sort the whole table (several times slower).
+        # parallel workers of a CREATE TABLE AS, so it is grouped without being sorted and members are merged in
+        # the same order. The planner, which underestimates how many (member, day, verb) groups there are, would
+        # rather hash and sort the whole table (several times slower).
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_hashagg = off")
         cursor.execute(f"DROP TABLE IF EXISTS {FRESH_SOURCE}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {FRESH_SOURCE} ON COMMIT DROP AS {source}", params)
+        cursor.execute(f"CREATE UNLOGGED TABLE {FRESH_SOURCE} AS {source}", params)
         cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
         cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
-        cursor.execute(sql, params)
+        cursor.execute(
+            FRESH_MEMBER_DAYS_SQL.format(
+                member_days=MemberDay._meta.db_table, source=FRESH_SOURCE, day_member_order=DAY_MEMBER_ORDER
+            )
+        )
+        cursor.execute(f"DROP TABLE IF EXISTS {FRESH_DAY_VERBS}")
+        cursor.execute(FRESH_DAY_VERBS_SQL.format(day_verbs=FRESH_DAY_VERBS, source=FRESH_SOURCE))
+        cursor.execute(FRESH_DAY_VERBS_INSERT_SQL.format(day_verbs=DayVerb._meta.db_table, grouped=FRESH_DAY_VERBS))
+        cursor.execute(_gap_select_sql(FRESH_SOURCE) + " GROUP BY 1, 2, 3", [f"%,{CHECK_IN_VERB},%"])
         activity = _gap_rows_parse(cursor.fetchall())
+        cursor.execute(f"DROP TABLE {FRESH_DAY_VERBS}")
         cursor.execute(f"DROP TABLE {FRESH_SOURCE}")
         for statement in rebuild_indexes:
             cursor.execute(statement)
