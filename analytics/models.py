@@ -40,6 +40,10 @@ class MemberDay(models.Model):
     # The member's previous active day (null for the first): "distinct members active in a window" is then the
     # number of member-days in the window whose previous day is before it, so WAU/MAU need no distinct count.
     prev_day = models.DateField(_("previous active day"), null=True, blank=True)
+    # In the first 13 weeks after joining (the cohort table's): the member's active days so far in this week after
+    # joining, this one included (1 … 7; null after). A member with at least n active days in a week has exactly one
+    # day numbered n there, so a cohort cell "at least n days" counts member-days, with no grouping by member.
+    week_active_days = models.PositiveSmallIntegerField(_("active days so far this week"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member day")
@@ -53,13 +57,19 @@ class MemberDay(models.Model):
                 condition=Q(days_since_join__in=[1, 7, 30]),
             ),
             # The member-days of the first 13 weeks after joining by join day: the cohort table's cells, their
-            # members, and the funnel's days 30 … 59 (keep in step with `COHORT_WEEKS`). A day's rollup adds each
-            # row at the end of its join day's run of entries, never in the middle.
+            # members, and the funnel's days 30 … 59 (keep in step with `COHORT_WEEKS`), read from the index alone.
+            # A day's rollup adds each row at the end of its join day's run of entries, never in the middle.
             models.Index(
                 fields=["joined_on", "days_since_join"],
                 name="analytics_memberday_cohort",
-                include=["member"],
+                include=["member", "week_active_days"],
                 condition=Q(days_since_join__gte=0, days_since_join__lte=90),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(week_active_days__isnull=True) | Q(week_active_days__gte=1, week_active_days__lte=7),
+                name="analytics_memberday_week_active_days_range",
             ),
         ]
 

@@ -16,7 +16,11 @@ from analytics.services.rollup_sql import (
     _distinct_sql,
     _gap_rows_parse,
     _gap_select_sql,
+    _in_cohort_weeks_sql,
     _join_day_sql,
+    _week_active_days_sql,
+    _week_number_sql,
+    _week_start_sql,
 )
 
 # --- a full rebuild on PostgreSQL: one sort of the stream, every table loaded from it, indexes built after ------
@@ -56,7 +60,7 @@ def _indexes_drop(model: Any) -> list[str]:
 # the database's UTF-8 collation); the two arrays are aggregated over the same rows, so their items stay aligned.
 SOURCE_SQL = """
     SELECT x.member_id, x.day, m.segment, x.actions, x.verbs, x.verb_list, x.verb_counts, {prev} AS prev_day,
-           m.joined_on, (x.day - m.joined_on) AS days_since_join
+           m.joined_on, (x.day - m.joined_on) AS days_since_join{week_active_days}
     FROM (
         SELECT v.member_id, v.local_date AS day, SUM(v.n)::integer AS actions,
                ',' || string_agg(v.verb, ',') || ',' AS verbs,
@@ -88,6 +92,35 @@ RANGE_STREAM_SQL = """
     WHERE a.local_date >= %(start)s AND a.local_date <= %(end)s ORDER BY {order}, 3 OFFSET 0
 """
 WINDOW_SQL = ", LAG(v.local_date) OVER (PARTITION BY v.member_id ORDER BY v.local_date) AS prev_day"
+# A full rebuild sees every active day of a member in the window, so the six before each one number it within its
+# week after joining (`MemberDay.week_active_days`): one more than the count of them inside the week, which are the
+# latest ones. (A shorter range counts them in the stream instead: the week may begin before the range.)
+FULL_WINDOW_SQL = WINDOW_SQL + "".join(
+    f", LAG(v.local_date, {back}) OVER (PARTITION BY v.member_id ORDER BY v.local_date) AS before_{back}"
+    for back in range(2, 7)
+)
+
+
+def _full_week_active_days_sql() -> str:
+    before = ["x.prev_day", *(f"x.before_{back}" for back in range(2, 7))]
+    numbered = _week_number_sql(day="x.day", since="(x.day - m.joined_on)", before=before)
+    return f", {numbered} AS week_active_days"
+
+
+# A shorter range numbers each member-day once its previous day is known (`RANGE_SOURCE_SQL` over the source),
+# counting the member's days of the week in the stream where the previous day falls inside it.
+RANGE_SOURCE_SQL = "SELECT s.*, {week_active_days} AS week_active_days FROM ({source} OFFSET 0) AS s"
+# One day reads each member's last six active days before it in one probe of the stream's (member, day) index,
+# latest first: the first is the previous active day, and those inside the week number the day.
+DAY_BEFORE_DAYS_SQL = (
+    "ARRAY(SELECT DISTINCT p.local_date FROM community_activity p WHERE p.member_id = x.member_id"
+    " AND p.local_date < %(start)s ORDER BY 1 DESC LIMIT 6)"
+)
+DAY_SOURCE_SQL = """
+    SELECT s.member_id, s.day, s.segment, s.actions, s.verbs, s.verb_list, s.verb_counts, s.prev_day[1] AS prev_day,
+           s.joined_on, s.days_since_join, {week_active_days} AS week_active_days
+    FROM ({source} OFFSET 0) AS s
+"""
 # A full rebuild reads every member, in key order beside the member-days. Each member's join day is computed once
 # in the members' own scan (OFFSET 0 keeps it there: a time zone conversion per member-day was seconds of a
 # rebuild).
@@ -116,8 +149,8 @@ FRESH_DAY_VERBS = "analytics_fresh_day_verbs"
 # id below 2**32, and no overflow for any id (beyond that only the order of rows within a day loosens).
 DAY_MEMBER_ORDER = "((day - DATE '2000-01-01')::bigint << 32) + (member_id & 4294967295)"
 FRESH_MEMBER_DAYS_SQL = """
-    INSERT INTO {member_days} (member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day)
-    SELECT member_id, day, segment, actions, verbs, joined_on, days_since_join, prev_day FROM {source}
+    INSERT INTO {member_days} (member_id, day, {columns})
+    SELECT member_id, day, {columns} FROM {source}
     ORDER BY {day_member_order}
 """
 FRESH_DAY_VERBS_SQL = """
@@ -141,8 +174,9 @@ FRESH_DAY_VERBS_INSERT_SQL = """
 # the same snapshot and the writes touch disjoint rows; rollup writers take turns (`rollups._serialize_writers`),
 # and a row deleted meanwhile with its member is skipped by the update and delete.
 # A member with a day added to or removed from the range may have a new previous day on their first day after it
-# (`later`): their last day in the range, else their last active day before it. No other later row can change: its
-# previous day is after the range, or its member has the same days in the range as before.
+# (`later`): their last day in the range, else their last active day before it; and their days after the range in a
+# week after joining that began in it a new number (`week_active_days`, counted again). No other later row can
+# change: its previous day and its week are after the range, or its member has the same days in the range as before.
 RANGE_LOAD_SQL = """
     WITH g AS MATERIALIZED ({source}),
     stored AS MATERIALIZED (
@@ -167,20 +201,33 @@ RANGE_LOAD_SQL = """
           AND c.row_id = t.ctid
     ),
     moved AS MATERIALIZED (
-        SELECT l.row_id, COALESCE(MAX(g.day), {earlier}) AS last
+        SELECT c.row_id, c.prev_day, c.week_active_days, c.prev_day IS DISTINCT FROM c.old_prev AS prev_moved
         FROM (
-            SELECT t.ctid AS row_id, t.member_id, t.prev_day FROM {member_days} t
-            WHERE t.day > %(end)s AND (t.prev_day IS NULL OR t.prev_day <= %(end)s)
-              AND t.member_id IN (SELECT member_id FROM changes WHERE row_id IS NULL OR day IS NULL)
-        ) AS l
-        LEFT JOIN g ON g.member_id = l.member_id
-        GROUP BY l.row_id, l.member_id, l.prev_day
-        HAVING l.prev_day IS DISTINCT FROM COALESCE(MAX(g.day), {earlier})
+            SELECT r.row_id, r.prev_day, r.old_prev, r.old_number, {later_number} AS week_active_days
+            FROM (
+                SELECT l.row_id, l.member_id, l.day, l.days_since_join, l.prev_day AS old_prev,
+                       l.week_active_days AS old_number,
+                       CASE WHEN l.prev_day > %(end)s THEN l.prev_day ELSE COALESCE(MAX(g.day), {earlier}) END
+                           AS prev_day
+                FROM (
+                    SELECT t.ctid AS row_id, t.member_id, t.day, t.days_since_join, t.prev_day, t.week_active_days
+                    FROM {member_days} t
+                    WHERE t.day > %(end)s
+                      AND (t.prev_day IS NULL OR t.prev_day <= %(end)s OR ({later_week_begun}))
+                      AND t.member_id IN (SELECT member_id FROM changes WHERE row_id IS NULL OR day IS NULL)
+                ) AS l
+                LEFT JOIN g ON g.member_id = l.member_id
+                GROUP BY l.row_id, l.member_id, l.day, l.days_since_join, l.prev_day, l.week_active_days
+                OFFSET 0
+            ) AS r
+            OFFSET 0
+        ) AS c
+        WHERE c.prev_day IS DISTINCT FROM c.old_prev OR c.week_active_days IS DISTINCT FROM c.old_number
     ),
     later AS (
-        UPDATE {member_days} t SET prev_day = m.last FROM moved m
+        UPDATE {member_days} t SET prev_day = m.prev_day, week_active_days = m.week_active_days FROM moved m
         WHERE t.ctid = ANY (ARRAY(SELECT row_id FROM moved)) AND m.row_id = t.ctid
-        RETURNING t.day
+        RETURNING CASE WHEN m.prev_moved THEN t.day END AS day
     ),
     day_verbs AS (
         INSERT INTO {day_verbs} (day, segment, verb, members, actions)
@@ -189,18 +236,19 @@ RANGE_LOAD_SQL = """
         GROUP BY day, segment, verb
     )
     SELECT (SELECT json_agg(counts) FROM ({gaps} GROUP BY 1, 2, 3) AS counts),
-           (SELECT array_agg(DISTINCT day ORDER BY day) FROM later)
+           (SELECT array_agg(DISTINCT day ORDER BY day) FROM later WHERE day IS NOT NULL)
 """
 
 
 def _range_load(start: date, end: date) -> tuple[dict[tuple[date, str], dict[str, Any]], list[date]]:
     """Rewrite the member-days and day-verbs of start … end (PostgreSQL, day-verbs emptied for the range), and the
-    previous day of the later member-days that it moves. Returns the per-day counts of `_days_by_gap` and the later
-    days whose member-days were changed. (Data-modifying parts of a statement run to completion, read or not.)"""
+    previous day and week number of the later member-days that it moves. Returns the per-day counts of
+    `_days_by_gap` and the later days whose previous days moved. (Data-modifying parts of a statement run to
+    completion, read or not.)"""
     join_sql, _params = _join_day_sql()
     earlier = PREVIOUS_DAY_SQL.format(member="x.member_id", before="%(start)s")
     if start == end:
-        window, prev, keys, order = ", NULL::date AS prev_day", earlier, BY_MEMBER, "1, 2"
+        window, prev, keys, order = ", NULL::date AS prev_day", DAY_BEFORE_DAYS_SQL, BY_MEMBER, "1, 2"
     else:
         window, prev, keys, order = WINDOW_SQL, f"COALESCE(x.prev_day, {earlier})", BY_DAY, "2, 1"
     source = SOURCE_SQL.format(
@@ -209,9 +257,26 @@ def _range_load(start: date, end: date) -> tuple[dict[tuple[date, str], dict[str
         prev=prev,
         window=window,
         members=FEW_MEMBERS_SQL.format(join=join_sql),
+        week_active_days="",
     )
+    if start == end:
+        before = [f"s.prev_day[{back}]" for back in range(1, 7)]
+        numbered = _week_number_sql(day="s.day", since="s.days_since_join", before=before)
+        source = DAY_SOURCE_SQL.format(source=source, week_active_days=numbered)
+    else:
+        numbered = _week_active_days_sql(
+            member="s.member_id", day="s.day", since="s.days_since_join", prev="s.prev_day"
+        )
+        source = RANGE_SOURCE_SQL.format(source=source, week_active_days=numbered)
     sql = RANGE_LOAD_SQL.format(
         source=source,
+        later_number=_week_active_days_sql(
+            member="r.member_id", day="r.day", since="r.days_since_join", prev="r.prev_day"
+        ),
+        later_week_begun=(
+            f"{_in_cohort_weeks_sql('t.days_since_join')}"
+            f" AND {_week_start_sql('t.day', 't.days_since_join')} <= %(end)s"
+        ),
         member_days=MemberDay._meta.db_table,
         day_verbs=DayVerb._meta.db_table,
         columns=", ".join(MEMBER_DAY_COLUMNS),
@@ -237,8 +302,9 @@ def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]
         stream=FULL_STREAM_SQL,
         keys=BY_MEMBER,
         prev="x.prev_day",
-        window=WINDOW_SQL,
+        window=FULL_WINDOW_SQL,
         members=FRESH_MEMBERS_SQL.format(join=join_sql),
+        week_active_days=_full_week_active_days_sql(),
     )
     params = {"start": start, "end": end}
     with connection.cursor() as cursor:
@@ -258,7 +324,10 @@ def _fresh_load(start: date, end: date) -> dict[tuple[date, str], dict[str, Any]
         cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
         cursor.execute(
             FRESH_MEMBER_DAYS_SQL.format(
-                member_days=MemberDay._meta.db_table, source=FRESH_SOURCE, day_member_order=DAY_MEMBER_ORDER
+                member_days=MemberDay._meta.db_table,
+                source=FRESH_SOURCE,
+                columns=", ".join(MEMBER_DAY_COLUMNS),
+                day_member_order=DAY_MEMBER_ORDER,
             )
         )
         cursor.execute(f"DROP TABLE IF EXISTS {FRESH_DAY_VERBS}")

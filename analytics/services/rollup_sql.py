@@ -81,7 +81,45 @@ PREVIOUS_DAY_SQL = (
     "(SELECT MAX(p.local_date) FROM community_activity p WHERE p.member_id = {member} AND p.local_date < {before})"
 )
 
-MEMBER_DAY_COLUMNS = ("segment", "actions", "verbs", "joined_on", "days_since_join", "prev_day")
+MEMBER_DAY_COLUMNS = ("segment", "actions", "verbs", "joined_on", "days_since_join", "prev_day", "week_active_days")
+
+
+def _week_start_sql(day: str, since: str) -> str:
+    """The first day of the week after joining that holds `day` (`since`: its days since joining, at least 0)."""
+    back = f"({since} - 7 * ({since} / 7))"
+    if _postgres():
+        return f"({day} - {back})"
+    return f"date({day}, '-' || {back} || ' days')"
+
+
+def _in_cohort_weeks_sql(since: str) -> str:
+    return f"{since} >= 0 AND {since} <= {COHORT_DAYS - 1}"
+
+
+# A member's active days in the stream from the start of a day's week after joining through that day, from the
+# stream's (member, day) index (the same entries as the previous day's probe).
+WEEK_ACTIVE_DAYS_SQL = (
+    "(SELECT COUNT(DISTINCT p.local_date) FROM community_activity p WHERE p.member_id = {member}"
+    " AND p.local_date >= {week_start} AND p.local_date <= {day})"
+)
+
+
+def _week_number_sql(*, day: str, since: str, before: list[str]) -> str:
+    """`MemberDay.week_active_days` from the member's six active days before `day`, latest first (`before`; null
+    where there are fewer): one more than those inside the week, which are the latest ones."""
+    start = _week_start_sql(day, since)
+    numbered = " ".join(f"WHEN {d} >= {start} THEN {count}" for count, d in reversed(list(enumerate(before, 2))))
+    return f"CASE WHEN {_in_cohort_weeks_sql(since)} THEN CASE {numbered} ELSE 1 END END"
+
+
+def _week_active_days_sql(*, member: str, day: str, since: str, prev: str | None) -> str:
+    """`MemberDay.week_active_days` from the stream: null after the cohort weeks; 1 when the previous active day
+    (`prev`, an expression evaluated once) is before the week; else counted. Without `prev`, always counted."""
+    start = _week_start_sql(day, since)
+    count = WEEK_ACTIVE_DAYS_SQL.format(member=member, week_start=start, day=day)
+    if prev is not None:
+        count = f"CASE WHEN {prev} >= {start} THEN {count} ELSE 1 END"
+    return f"CASE WHEN {_in_cohort_weeks_sql(since)} THEN {count} END"
 
 
 def _add_days_sql(day: str, days: int) -> str:

@@ -21,9 +21,7 @@ from analytics.selectors.cache import rollups_version_bump
 from analytics.services.rollup_loads import _fresh_load, _range_load
 from analytics.services.rollup_sql import (
     CHECK_IN_VERB,
-    COHORT_DAYS,
     GAPS,
-    MAX_MIN_ACTIVE_DAYS,
     MAX_REBUILD_DAYS,
     MEMBER_DAY_COLUMNS,
     PREVIOUS_DAY_SQL,
@@ -35,10 +33,13 @@ from analytics.services.rollup_sql import (
     _empty,
     _gap_rows_parse,
     _gap_select_sql,
+    _in_cohort_weeks_sql,
     _join_day_sql,
     _monday_sql,
     _postgres,
     _verbs_sql,
+    _week_active_days_sql,
+    _week_start_sql,
     day_bounds,
     program_today,
     program_zone,
@@ -85,7 +86,8 @@ def _member_days_write(start: date, end: date, *, fresh: bool) -> bool:
     sql = f"""
         INSERT INTO {table} (member_id, day, {", ".join(MEMBER_DAY_COLUMNS)})
         SELECT g.member_id, g.day, g.segment, g.actions, g.verbs, g.joined_on, g.since,
-               COALESCE(LAG(g.day) OVER (PARTITION BY g.member_id ORDER BY g.day), {earlier})
+               COALESCE(LAG(g.day) OVER (PARTITION BY g.member_id ORDER BY g.day), {earlier}),
+               {_week_active_days_sql(member="g.member_id", day="g.day", since="g.since", prev=None)}
         FROM ({grouped}) AS g
         WHERE 1 = 1
     """  # noqa: S608
@@ -114,18 +116,26 @@ def _member_days_write(start: date, end: date, *, fresh: bool) -> bool:
 
 def _later_prev_days_fix(end: date) -> list[date]:
     """After rewriting a range ending on `end`, the first later member-day of each member may have a new previous
-    day: recompute it where it changed. Returns the days of the rows changed (their gap counts are recomputed)."""
+    day, and the later days of a week after joining that began in the range a new number: recompute them where they
+    changed. Returns the days of the rows whose previous day changed (their gap counts are recomputed)."""
     table = MemberDay._meta.db_table
     previous = PREVIOUS_DAY_SQL.format(member=f"{table}.member_id", before=f"{table}.day")
     where = (
         f"{table}.day > %s AND ({table}.prev_day IS NULL OR {table}.prev_day <= %s)"
         f" AND {_distinct_sql(f'{table}.prev_day', previous)}"
     )
+    since = f"{table}.days_since_join"
+    numbered = _week_active_days_sql(member=f"{table}.member_id", day=f"{table}.day", since=since, prev=None)
+    renumber = (
+        f"{table}.day > %s AND {_in_cohort_weeks_sql(since)} AND {_week_start_sql(f'{table}.day', since)} <= %s"
+        f" AND {_distinct_sql(f'{table}.week_active_days', numbered)}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT day FROM {table} WHERE {where}", [end, end])  # noqa: S608
         days = sorted(_as_date(row[0]) for row in cursor.fetchall())
         if days:
             cursor.execute(f"UPDATE {table} SET prev_day = {previous} WHERE {where}", [end, end])  # noqa: S608
+        cursor.execute(f"UPDATE {table} SET week_active_days = {numbered} WHERE {renumber}", [end, end])  # noqa: S608
     return days
 
 
@@ -413,14 +423,13 @@ def _member_days_lost(start: date) -> bool:
 
 def cohorts_recompute() -> dict[str, int]:
     """Rewrite the weekly cohort tables: the sizes from the members, every cell from the member-days of the first
-    13 weeks after joining, in one grouping by member and week, so the cost follows the member-days."""
+    13 weeks after joining. A member with at least n active days in a week has exactly one member-day numbered n
+    there (`MemberDay.week_active_days`), so a cell "at least n days" is a count of member-days, read from the cohort
+    index by parallel workers, with no grouping by member."""
     join_sql, _params = _join_day_sql()
     with transaction.atomic(), connection.cursor() as cursor:
         _serialize_writers()
         _tune_session()
-        if _postgres():
-            # Millions of member-weeks are counted in one hash table: in memory, not in temporary files.
-            cursor.execute("SET LOCAL work_mem = '1GB'")
         _empty(CohortCell, Cohort)
         # Each member's join day is converted once (PostgreSQL would fold the subquery into the grouping, and
         # convert it again for each use; SQLite knows no OFFSET without a LIMIT).
@@ -433,42 +442,19 @@ def cohorts_recompute() -> dict[str, int]:
             GROUP BY 1
             """  # noqa: S608
         )
-        # A cell "at least n active days" adds up the member-weeks with n … 7 active days: one pass counts each
-        # member's active days per week, a second groups those by cell and days, a running sum per cell does the
-        # rest. The join day is the member's, so one per group.
+        # Counted per join day first (about a hundred groups a week), then added up per cohort week.
         cursor.execute(
             f"""
             INSERT INTO {CohortCell._meta.db_table} (cohort_week, week_index, min_active_days, members)
-            SELECT cohort_week, week_index, active_days,
-                   SUM(n) OVER (PARTITION BY cohort_week, week_index ORDER BY active_days DESC)
+            SELECT {_monday_sql("c.joined_on")}, c.week_index, c.active_days, SUM(c.n)
             FROM (
-                SELECT w.cohort_week AS cohort_week, w.week_index AS week_index,
-                       CASE WHEN w.active_days > {MAX_MIN_ACTIVE_DAYS} THEN {MAX_MIN_ACTIVE_DAYS}
-                            ELSE w.active_days END AS active_days, COUNT(*) AS n
-                FROM (
-                    SELECT {_monday_sql("MIN(d.joined_on)")} AS cohort_week, d.days_since_join / 7 AS week_index,
-                           COUNT(*) AS active_days
-                    FROM {MemberDay._meta.db_table} d
-                    WHERE d.days_since_join >= 0 AND d.days_since_join < {COHORT_DAYS}
-                    GROUP BY d.member_id, d.days_since_join / 7
-                ) AS w
+                SELECT d.joined_on AS joined_on, d.days_since_join / 7 AS week_index,
+                       d.week_active_days AS active_days, COUNT(*) AS n
+                FROM {MemberDay._meta.db_table} d
+                WHERE {_in_cohort_weeks_sql("d.days_since_join")} AND d.week_active_days IS NOT NULL
                 GROUP BY 1, 2, 3
-            ) AS counted
-            """  # noqa: S608
-        )
-        # Thresholds no member-week has exactly still have their cell: the count of the next larger one present.
-        cursor.execute(
-            f"""
-            INSERT INTO {CohortCell._meta.db_table} (cohort_week, week_index, min_active_days, members)
-            SELECT c.cohort_week, c.week_index, t.n,
-                   (SELECT MAX(x.members) FROM {CohortCell._meta.db_table} x
-                    WHERE x.cohort_week = c.cohort_week AND x.week_index = c.week_index AND x.min_active_days > t.n)
-            FROM (SELECT DISTINCT cohort_week, week_index FROM {CohortCell._meta.db_table}) AS c
-            JOIN ({" UNION ALL ".join(f"SELECT {n} AS n" for n in range(1, MAX_MIN_ACTIVE_DAYS + 1))}) AS t ON t.n > 0
-            WHERE t.n < (SELECT MAX(y.min_active_days) FROM {CohortCell._meta.db_table} y
-                         WHERE y.cohort_week = c.cohort_week AND y.week_index = c.week_index)
-              AND NOT EXISTS (SELECT 1 FROM {CohortCell._meta.db_table} z WHERE z.cohort_week = c.cohort_week
-                              AND z.week_index = c.week_index AND z.min_active_days = t.n)
+            ) AS c
+            GROUP BY 1, 2, 3
             """  # noqa: S608
         )
     rollups_version_bump()

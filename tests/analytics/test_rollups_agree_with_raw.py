@@ -189,7 +189,15 @@ def _snapshot():
     return {
         "member_days": set(
             MemberDay.objects.values_list(
-                "member_id", "day", "segment", "actions", "verbs", "joined_on", "days_since_join", "prev_day"
+                "member_id",
+                "day",
+                "segment",
+                "actions",
+                "verbs",
+                "joined_on",
+                "days_since_join",
+                "prev_day",
+                "week_active_days",
             )
         ),
         "day_verbs": set(DayVerb.objects.values_list("day", "segment", "verb", "members", "actions")),
@@ -251,6 +259,47 @@ def test_a_short_rebuild_after_member_days_were_lost_rebuilds_everything():
     after = _snapshot()
     # The lost tables are whole again; the range asked for and every other rollup agree with the full rebuild.
     assert after == expected
+
+
+def _raw_week_numbers() -> dict[tuple[int, date], int | None]:
+    """Each member-day's number within its week after joining (1 … 7) in the first 13 weeks, from the raw stream."""
+    from analytics.services.rollups import program_zone
+
+    join_day = {pk: at.astimezone(program_zone()).date() for pk, at in Member.objects.values_list("pk", "joined_at")}
+    days_of = defaultdict(set)
+    for member_id, day in Activity.objects.values_list("member_id", "local_date"):
+        days_of[member_id].add(day)
+    numbers = {}
+    for member_id, days in days_of.items():
+        for day in days:
+            since = (day - join_day[member_id]).days
+            week_start = day - timedelta(days=since % 7)
+            in_week = sum(1 for other in days if week_start <= other <= day)
+            numbers[(member_id, day)] = in_week if 0 <= since < 13 * 7 else None
+    return numbers
+
+
+def test_week_numbers_follow_the_stream_through_short_rebuilds():
+    """A day added inside a week after joining renumbers that member's later days of the week (also after the
+    rebuilt range); a day removed does too."""
+    make_world(15)
+    rollups_rebuild(start=date(2025, 12, 1), end=date(2026, 3, 31))
+    numbers = _raw_week_numbers()
+    assert {(row.member_id, row.day): row.week_active_days for row in MemberDay.objects.all()} == numbers
+    assert max(value or 0 for value in numbers.values()) >= 3
+    # A member's first day of a week with three or more active days goes, then comes back: the days after it in that
+    # week, outside the range rebuilt, change their numbers each time.
+    member_id, third = next((key for key, number in sorted(numbers.items()) if number == 3))
+    first = max(day for (m, day), number in numbers.items() if m == member_id and number == 1 and day < third)
+    moved = list(Activity.objects.filter(member_id=member_id, local_date=first))
+    Activity.objects.filter(pk__in=[row.pk for row in moved]).delete()
+    rollups_rebuild(start=first, end=first, cohorts=False)
+    assert {(row.member_id, row.day): row.week_active_days for row in MemberDay.objects.all()} == _raw_week_numbers()
+    for row in moved:
+        row.pk = None
+        row.save()
+    rollups_rebuild(start=first, end=first, cohorts=False)
+    assert {(row.member_id, row.day): row.week_active_days for row in MemberDay.objects.all()} == numbers
 
 
 def test_cohort_cells_stay_exact_through_short_rebuilds():
