@@ -133,6 +133,15 @@ FEW_MEMBERS_SQL = (
     "CROSS JOIN LATERAL (SELECT m.segment, {join} AS joined_on FROM members_member m WHERE m.id = x.member_id"
     " OFFSET 0) AS m"
 )
+# One day's members come out of its grouping in key order: they are merged with that index read from end to end
+# instead (133,669 lookups of a million members: 0.09 s against 0.2 s, and one pass over the index's pages in their
+# order rather than a jump per member, which matters when they are not cached). The planner, which underestimates
+# how many members a day has, would look each one up; the statement switches nested loops and hashing off for
+# itself (the lateral parts run as nested loops regardless).
+MERGED_MEMBERS_SQL = (
+    "JOIN members_member r ON r.id = x.member_id"
+    " CROSS JOIN LATERAL (SELECT r.segment, {join} AS joined_on FROM (SELECT r.joined_at) AS m OFFSET 0) AS m"
+)
 
 
 # A full rebuild first stages the member-days in an unlogged table of its transaction (`FRESH_SOURCE`; a regular
@@ -256,7 +265,7 @@ def _range_load(start: date, end: date) -> tuple[dict[tuple[date, str], dict[str
         keys=keys,
         prev=prev,
         window=window,
-        members=FEW_MEMBERS_SQL.format(join=join_sql),
+        members=(MERGED_MEMBERS_SQL if start == end else FEW_MEMBERS_SQL).format(join=join_sql),
         week_active_days="",
     )
     if start == end:
@@ -288,8 +297,14 @@ def _range_load(start: date, end: date) -> tuple[dict[tuple[date, str], dict[str
         gaps=_gap_select_sql("g").replace("%s", "%(check_in)s"),
     )
     with connection.cursor() as cursor:
+        if start == end:
+            cursor.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute("SET LOCAL enable_hashjoin = off")
         cursor.execute(sql, {"start": start, "end": end, "check_in": f"%,{CHECK_IN_VERB},%"})
         counts, later = cursor.fetchone()
+        if start == end:
+            cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
+            cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
     return _gap_rows_parse([tuple(row.values()) for row in counts or []]), list(later or [])
 
 
